@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly eventStoreConnectionString?: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly scoringModelUrl?: string;
+  readonly smtpUrl?: string;
+  readonly production: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Settings this engine reads; any other variable with our prefixes is named as unknown (a typo, usually). */
+const KNOWN = new Set(['HOST', 'PORT', 'DATA_DIR', 'EVENTSTORE_CONNECTION_STRING', 'LOG_LEVEL', 'SCORING_MODEL_URL', 'SMTP_URL', 'NODE_ENV', 'MMP_MASTER_KEY']);
+const OUR_PREFIXES = ['MMP_', 'EVENTSTORE_', 'SCORING_', 'SMTP_'];
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Reads and validates the environment; every bad value gets its own clear line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const host = env.HOST ?? '127.0.0.1';
+  const portText = env.PORT ?? '3000';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`PORT must be a whole number from 0 to 65535, got '${portText}'`);
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${env.LOG_LEVEL}'`);
+  const connection = env.EVENTSTORE_CONNECTION_STRING?.trim() || undefined;
+  if (connection && !/^esdb(\+discover)?:\/\//.test(connection)) problems.push(`EVENTSTORE_CONNECTION_STRING must start with esdb:// or esdb+discover://, got '${connection}'`);
+  const scoringModelUrl = env.SCORING_MODEL_URL?.trim() || undefined;
+  if (scoringModelUrl && !isUrl(scoringModelUrl, ['http:', 'https:'])) problems.push(`SCORING_MODEL_URL must be an http(s) URL, got '${scoringModelUrl}'`);
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl && !isUrl(smtpUrl, ['smtp:', 'smtps:'])) problems.push(`SMTP_URL must be an smtp:// or smtps:// URL, got '${smtpUrl}'`);
+  for (const name of Object.keys(env)) {
+    if (OUR_PREFIXES.some((prefix) => name.startsWith(prefix)) && !KNOWN.has(name)) problems.push(`unknown setting ${name}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host,
+    port,
+    dataDir: env.DATA_DIR ?? join('.', 'data'),
+    ...(connection ? { eventStoreConnectionString: connection } : {}),
+    logLevel,
+    ...(scoringModelUrl ? { scoringModelUrl } : {}),
+    ...(smtpUrl ? { smtpUrl } : {}),
+    production: env.NODE_ENV === 'production',
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Deterministic ids. An event whose id is derived from its business key (e.g. the usage of one
+ * scoring) gets the same id every time it is decided again, so the event store's idempotent
+ * append recognises a retried write (EventStoreDB semantics: a re-append at the same expected
+ * revision with the same ids succeeds without writing; with `any` the recent-ids cache dedupes).
+ */
+import { createHash } from 'node:crypto';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Namespaces for `deterministicEventId` (fixed random uuids: never change them). */
+export const ID_NAMESPACES = Object.freeze({
+  /** billing.usage.recorded, key `{tenantId}/{scoringId}`. */
+  usage: '8f5b0d6e-3c1a-4e59-9f0b-6a2d7c4e1b90',
+  /** ai.cost.threshold_exceeded, key `{tenantId}/{period}/{thresholdPercent}/{scoringId}`. */
+  costThreshold: 'c41e7a2b-95d8-4f3e-8b6a-0d1f2e3c4b5a',
+  /** billing.payment.succeeded / failed, key `{paymentId}/succeeded` or `{paymentId}/failed/{attempt}`. */
+  payment: '2a7d9c14-6e0b-4b83-a5f1-9c8e7d6b5a43',
+});
+
+/**
+ * A name-based uuid (RFC 4122 version 5: SHA-1 of namespace bytes + UTF-8 key), the same for the
+ * same (namespace, key) on every machine. `namespace` must be a uuid.
+ */
+export function deterministicEventId(namespace: string, key: string): string {
+  if (!UUID_RE.test(namespace)) throw new TypeError(`Namespace must be a uuid: ${namespace}`);
+  const namespaceBytes = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  const hash = createHash('sha1').update(namespaceBytes).update(key, 'utf8').digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50; // version 5
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * JSON with object keys sorted, for comparing values by content (idempotency fingerprints).
+ * `undefined` properties are dropped, as JSON.stringify does.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}

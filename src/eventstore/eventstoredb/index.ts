@@ -1,0 +1,2 @@
+export { EventStoreDbStore } from './store.js';
+export { mapError, type ErrorContext } from './errors.js';

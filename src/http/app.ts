@@ -1,0 +1,59 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TenantDirectory } from '../tenancy/api-keys.js';
+import { toHttpError } from './errors.js';
+import { registerRequestContext } from './request-context.js';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface AppOptions {
+  readonly tenants: TenantDirectory;
+  readonly logger?: FastifyServerOptions['logger'];
+  readonly bodyLimit?: number;
+  readonly isDomainRuleError: Parameters<typeof toHttpError>[1];
+}
+
+/** The Fastify instance with docs, the request context and the one error mapping; routes are registered by the caller. */
+export async function createHttpApp(options: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    // The correlation id doubles as the request id in logs.
+    genReqId: () => crypto.randomUUID(),
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'MortgageMatchPro engine API',
+        version: '1.0.0',
+        description:
+          'Submit mortgage scoring requests, manage subscriptions and read events. Every route but health and docs needs an API key: `Authorization: Bearer <key>`. Send `X-Correlation-Id` to trace a request through every event it causes.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key printed by `npm start` on an empty store' },
+        },
+      },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
+
+  registerRequestContext(app, options.tenants);
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const { status, body, bug } = toHttpError(error, options.isDomainRuleError);
+    if (bug) request.log.error({ err: error, correlationId: request.correlationId }, 'unhandled error');
+    return reply.status(status).send(body);
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.status(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+  return app;
+}

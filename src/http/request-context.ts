@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal, TenantDirectory } from '../tenancy/api-keys.js';
+import { Forbidden, Unauthenticated, ValidationFailed } from './errors.js';
+
+export type Access = 'public' | 'user' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; every route but health and docs needs a key. */
+    access?: Access;
+  }
+  interface FastifyRequest {
+    correlationId: string;
+    principal?: Principal;
+  }
+}
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** The caller's principal; only call on routes whose access is user or admin. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Unauthenticated();
+  return request.principal;
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
+  const apiKey = request.headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey.trim() : undefined;
+}
+
+/** Correlation ids and API-key tenancy for every request, before validation so a bad key is 401 even with a bad body. */
+export function registerRequestContext(app: FastifyInstance, tenants: TenantDirectory): void {
+  app.decorateRequest('correlationId', '');
+  app.decorateRequest('principal', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const given = request.headers[CORRELATION_HEADER];
+    if (given !== undefined) {
+      if (typeof given !== 'string' || !CORRELATION_ID.test(given)) {
+        request.correlationId = randomUUID();
+        reply.header(CORRELATION_HEADER, request.correlationId);
+        throw new ValidationFailed('Invalid X-Correlation-Id header', [
+          { path: '/headers/x-correlation-id', message: 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"' },
+        ]);
+      }
+      request.correlationId = given;
+    } else {
+      request.correlationId = randomUUID();
+    }
+    reply.header(CORRELATION_HEADER, request.correlationId);
+
+    const access = request.routeOptions.config.access ?? 'public';
+    if (access === 'public') return;
+    const key = presentedKey(request);
+    const principal = key ? tenants.authenticate(key) : undefined;
+    if (!principal) throw new Unauthenticated();
+    if (access === 'admin' && principal.role !== 'admin') throw new Forbidden('This route needs an admin API key');
+    request.principal = principal;
+  });
+}
