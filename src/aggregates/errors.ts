@@ -21,6 +21,7 @@ export const BUSINESS_RULES = Object.freeze({
   // Subscriptions
   SUBSCRIPTION_ALREADY_ACTIVE: { kind: 'conflict', description: 'The tenant already has an active subscription' },
   SUBSCRIPTION_ID_REUSED: { kind: 'conflict', description: 'A cancelled subscription cannot be created again; use a new id' },
+  NO_ACTIVE_SUBSCRIPTION: { kind: 'invalid', description: 'The tenant has no active subscription' },
   SUBSCRIPTION_NOT_FOUND: { kind: 'not_found', description: 'The tenant has no subscription' },
   SUBSCRIPTION_CANCELLED: { kind: 'conflict', description: 'The subscription is cancelled' },
   SUBSCRIPTION_ALREADY_CANCELLED: { kind: 'conflict', description: 'The subscription is already cancelled' },

@@ -22,10 +22,13 @@
  *    - the decider emits nothing when the scoring is the last one recorded (a redelivery right
  *      after the append succeeded);
  *    - limit: EventStoreDB only compares ids after the *expected* revision, so a duplicate decided
- *      afresh after other usages were appended is written again. It carries the same event id,
- *      which makes it recognisable everywhere downstream: the invoice projection counts distinct
- *      event ids. Exact prevention would need a per-scoring guard (e.g. a `no_stream` append to a
- *      per-scoring stream), i.e. a second write per usage; we chose not to pay it.
+ *      afresh after other usages were appended is, for EventStoreDB, a new write. It carries the
+ *      same event id, which makes it recognisable downstream: the invoice projection counts
+ *      distinct event ids. (The embedded store keeps ids unique per stream and refuses such an
+ *      append with WrongExpectedVersion: a handler that retries on WrongExpectedVersion must bound
+ *      its retries and treat a persistent conflict of a deterministic id as "already recorded".)
+ *      Exact prevention in EventStoreDB would need a per-scoring guard (e.g. a `no_stream` append
+ *      to a per-scoring stream), a second write per usage; we chose not to pay it.
  * 5. Pricing: a usage is `included` while the period's included count is below the plan's
  *    `includedScorings` (plan as of the usage: an upgrade mid-period adds room), else `overage`
  *    at the plan's overage price. AI cost is summed; crossing 80% / 100% of the plan's monthly AI

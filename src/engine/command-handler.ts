@@ -1,29 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stateFromNewestFirst, type Decider } from '../aggregates/decider.js';
+import { decodeEvent, encodeEvent, type DecodeFailure, type DecodedEvent } from '../contracts/events/codec.js';
+import type { EventBody } from '../contracts/events/catalog.js';
+import type { EventEnvelope } from '../contracts/events/metadata.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
-import type { AppendResult, EventData, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
-
-/** A pure decider, as in src/aggregates: decide(command, state) → events, evolve(state, event) → state. */
-export interface DeciderLike<C, E, S> {
-  readonly initialState: S;
-  decide(command: C, state: S): readonly E[];
-  evolve(state: S, event: E): S;
-}
-
-/** How an aggregate's events travel to and from the store (validation, upcasting, metadata). */
-export interface StreamCodec<E> {
-  decode(recorded: RecordedEvent): E;
-  encode(event: E, index: number): EventData;
-}
+import type { AppendResult, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
 
 export interface CommandOutcome<E, S> {
   readonly events: readonly E[];
+  /** Ids the events were appended with, in order. */
+  readonly eventIds: readonly string[];
   readonly state: S;
   /** Undefined when the decision produced no events (an idempotent no-op). */
   readonly append?: AppendResult;
   readonly attempts: number;
 }
 
-export interface HandleCommandOptions {
+export interface CommandHandlerOptions {
   /** Attempts on WrongExpectedVersion before giving up with ConcurrencyConflictError. */
   readonly maxAttempts?: number;
   /** Base of the jittered back-off between attempts, in ms. */
@@ -43,50 +37,97 @@ export class ConcurrencyConflictError extends Error {
   }
 }
 
-export async function loadState<E, S>(store: EventStore, stream: string, decider: Pick<DeciderLike<unknown, E, S>, 'initialState' | 'evolve'>, codec: Pick<StreamCodec<E>, 'decode'>): Promise<{ state: S; revision: ExpectedRevision }> {
-  let state = decider.initialState;
-  let revision: bigint | undefined;
-  try {
-    for await (const recorded of store.readStream(stream)) {
-      state = decider.evolve(state, codec.decode(recorded));
-      revision = recorded.revision;
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+/** A stored event that fails its contract: reported with stream and revision, never folded into state. */
+export class CorruptEventError extends Error {
+  readonly code = 'CORRUPT_EVENT';
+  constructor(readonly failure: DecodeFailure) {
+    super(`Event ${failure.eventId} at ${failure.streamId}@${failure.revision} (${failure.type}) fails its contract: ${failure.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`);
+    this.name = 'CorruptEventError';
   }
-  return { state, revision: revision ?? 'no_stream' };
+}
+
+export function decodeOrThrow(recorded: RecordedEvent): DecodedEvent {
+  const decoded = decodeEvent(recorded);
+  if (!decoded.ok) throw new CorruptEventError(decoded.error);
+  return decoded.event;
+}
+
+export interface LoadedState<S> {
+  readonly state: S;
+  readonly revision: ExpectedRevision;
 }
 
 /**
  * Load → decide → append with the expected revision. A concurrent writer makes the append fail
  * with WrongExpectedVersion: reload and decide again, a bounded number of times with jitter.
- * Business-rule errors thrown by decide propagate untouched (the caller maps them to 422).
+ * Business-rule errors thrown by decide propagate untouched (the HTTP layer maps them).
  */
-export async function handleCommand<C, E, S>(
-  store: EventStore,
-  stream: string,
-  decider: DeciderLike<C, E, S>,
-  codec: StreamCodec<E>,
-  command: C,
-  options: HandleCommandOptions = {},
-): Promise<CommandOutcome<E, S>> {
-  const maxAttempts = options.maxAttempts ?? 5;
-  const backoffMs = options.backoffMs ?? 5;
-  let lastConflict: WrongExpectedVersionError | undefined;
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const { state, revision } = await loadState(store, stream, decider, codec);
-    const events = decider.decide(command, state);
-    const nextState = events.reduce(decider.evolve, state);
-    if (events.length === 0) return { events, state: nextState, attempts: attempt };
+export class CommandHandler {
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+
+  constructor(
+    private readonly store: EventStore,
+    options: CommandHandlerOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.backoffMs = options.backoffMs ?? 5;
+  }
+
+  /**
+   * The state of a stream. Deciders with checkpoint events (state-carrying events) are loaded
+   * backwards to the newest checkpoint, so the cost does not grow with the stream's history.
+   */
+  async load<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>): Promise<LoadedState<S>> {
     try {
-      const append = await store.append(stream, events.map(codec.encode), { expectedRevision: revision });
-      return { events, state: nextState, append, attempts: attempt };
+      if (decider.isCheckpoint) {
+        let revision: bigint | undefined;
+        const newestFirst: E[] = [];
+        for await (const recorded of this.store.readStream(stream, { direction: 'backwards', fromRevision: 'end' })) {
+          revision ??= recorded.revision;
+          const event = decodeOrThrow(recorded) as unknown as E;
+          newestFirst.push(event);
+          if (decider.isCheckpoint(event)) break;
+        }
+        return { state: stateFromNewestFirst(decider, newestFirst).state, revision: revision ?? 'no_stream' };
+      }
+      let state = decider.initialState;
+      let revision: bigint | undefined;
+      for await (const recorded of this.store.readStream(stream)) {
+        state = decider.evolve(state, decodeOrThrow(recorded) as unknown as E);
+        revision = recorded.revision;
+      }
+      return { state, revision: revision ?? 'no_stream' };
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError)) throw error;
-      lastConflict = error;
-      // Full jitter keeps competing writers from retrying in lock-step.
-      await sleep(Math.random() * backoffMs * 2 ** (attempt - 1));
+      if (error instanceof StreamNotFoundError) return { state: decider.initialState, revision: 'no_stream' };
+      throw error;
     }
   }
-  throw new ConcurrencyConflictError(stream, maxAttempts, { cause: lastConflict });
+
+  /**
+   * Decides `command` on `stream` and appends the events with `envelope` (correlation and
+   * causation flow from the command to every event it produces). Event ids come from the
+   * decider's `eventId` hook where duplicates must collapse, else random.
+   */
+  async execute<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope): Promise<CommandOutcome<E, S>> {
+    let lastConflict: WrongExpectedVersionError | undefined;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const { state, revision } = await this.load(stream, decider);
+      const events = decider.decide(command, state);
+      const nextState = events.reduce((s, e) => decider.evolve(s, e), state);
+      if (events.length === 0) return { events, eventIds: [], state: nextState, attempts: attempt };
+      const eventIds = events.map((event) => decider.eventId?.(event) ?? randomUUID());
+      const data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
+      try {
+        const append = await this.store.append(stream, data, { expectedRevision: revision });
+        return { events, eventIds, state: nextState, append, attempts: attempt };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        lastConflict = error;
+        // Full jitter keeps competing writers from retrying in lock-step.
+        await sleep(Math.random() * this.backoffMs * 2 ** (attempt - 1));
+      }
+    }
+    throw new ConcurrencyConflictError(stream, this.maxAttempts, { cause: lastConflict });
+  }
 }

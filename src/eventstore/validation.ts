@@ -14,7 +14,8 @@ import {
 /**
  * Input checks shared by both adapters, so that bad input fails the same way (InvalidArgumentError,
  * before any I/O) whether or not EventStoreDB would have caught it itself. Pure functions: they
- * throw or return the checked value. Semantics match src/eventstore/embedded/validation.ts.
+ * throw or return the checked value. The embedded store and the EventStoreDB adapter both import
+ * from here (there is no adapter-specific copy).
  */
 
 /** EventStoreDB 24.10's default maximum append size (bytes). */

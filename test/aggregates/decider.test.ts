@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fold, stateFromNewestFirst, type Decider } from '../../src/aggregates/decider.js';
 import { BUSINESS_RULES, BusinessRuleError, isBusinessRuleError } from '../../src/aggregates/errors.js';
+import { given } from './given-when-then.js';
 
 type Cmd = { type: 'add'; n: number } | { type: 'reset' };
 type Ev = { type: 'added'; n: number; total: number } | { type: 'noted' };
@@ -43,5 +44,17 @@ describe('decider helpers', () => {
       expect(code).toMatch(/^[A-Z][A-Z0-9_]+$/);
       expect(['not_found', 'conflict', 'invalid']).toContain(rule.kind);
     }
+  });
+
+  it('given/when/then fails on unexpected events, missing errors and wrong codes', () => {
+    expect(() => given(counter, []).when({ type: 'add', n: 1 }).then([])).toThrow();
+    expect(() => given(counter, []).when({ type: 'add', n: 1 }).thenThrows('SAME_PLAN')).toThrow(/expected SAME_PLAN/);
+    expect(() => given(counter, []).when({ type: 'reset' }).thenThrows('SCORING_NOT_FOUND')).toThrow();
+    expect(given(counter, [{ type: 'added', n: 2, total: 2 }]).state).toBe(2);
+    expect(given(counter, []).when({ type: 'reset' }).thenThrows('SAME_PLAN').message).toBe('no');
+  });
+
+  it('given/when/then checks emitted events against the contract schemas', () => {
+    expect(() => given(counter, []).when({ type: 'add', n: 1 }).then([{ type: 'added', n: 1, total: 1 }, { type: 'noted' }])).toThrow(/must satisfy its schema/);
   });
 });

@@ -38,7 +38,7 @@ import {
   validatePosition,
   validateRevision,
   validateStreamName,
-} from './validation.js';
+} from '../validation.js';
 import { appendOp, deleteOp, tombstoneOp, truncateOp } from './writes.js';
 
 export interface EmbeddedEventStoreOptions {

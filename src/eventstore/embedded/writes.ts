@@ -3,7 +3,7 @@ import type { AppendResult, ExpectedRevision } from '../port.js';
 import { actualVersion, checkExpectedRevision, checkExpectedRevisionExactly } from './expected-revision.js';
 import type { WriteOp } from './group-commit.js';
 import type { EventQueries, StreamState } from './queries.js';
-import type { PreparedEvent } from './validation.js';
+import type { PreparedEvent } from '../validation.js';
 
 /** Thrown inside the append savepoint when an event id already exists in the stream. */
 class DuplicateEventId extends Error {}

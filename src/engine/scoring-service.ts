@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { scoringRequestDecider, type ScoringCommand, type ScoringEvent, type ScoringState } from '../aggregates/scoring-request.js';
+import { scoringStreamId } from '../aggregates/streams.js';
+import type { ScoringRequestView } from '../contracts/api/scoring.js';
+import type { ScoringRequest } from '../contracts/scoring-request.js';
+import { StreamNotFoundError } from '../eventstore/errors.js';
+import type { EventStore } from '../eventstore/port.js';
+import { evolveScoringView } from '../projections/scoring-view.js';
+import { decodeOrThrow, type CommandHandler, type CommandOutcome } from './command-handler.js';
+import { envelopeOf, type Clock, type CommandContext } from './request-context.js';
+
+/** Decides whether a tenant may submit a scoring now (active subscription, AI quota); throws a typed error if not. */
+export type ScoringAdmission = (tenantId: string) => Promise<void>;
+
+export class ScoringService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly commands: CommandHandler,
+    private readonly clock: Clock,
+    private readonly admission: ScoringAdmission,
+  ) {}
+
+  async submit(context: CommandContext, request: ScoringRequest, scoringId: string = randomUUID()): Promise<{ scoringId: string; attempt: number }> {
+    await this.admission(context.tenantId);
+    const requestedAt = this.clock().toISOString();
+    const outcome = await this.execute(context, { type: 'RequestScoring', scoringId, tenantId: context.tenantId, request, requestedAt }, requestedAt);
+    return { scoringId, attempt: outcome.state.status === 'none' ? 1 : outcome.state.attempt };
+  }
+
+  async retry(context: CommandContext, scoringId: string): Promise<{ attempt: number }> {
+    await this.admission(context.tenantId);
+    const at = this.clock().toISOString();
+    const outcome = await this.execute(context, { type: 'RetryScoring', scoringId, tenantId: context.tenantId }, at);
+    return { attempt: outcome.state.status === 'none' ? 1 : outcome.state.attempt };
+  }
+
+  execute(context: CommandContext, command: ScoringCommand, at: string = this.clock().toISOString()): Promise<CommandOutcome<ScoringEvent, ScoringState>> {
+    return this.commands.execute(scoringStreamId(command.scoringId), scoringRequestDecider, command, envelopeOf(context, at));
+  }
+
+  /** The current view of one scoring request of `tenantId`, folded from its stream; undefined if unknown or another tenant's. */
+  async view(tenantId: string, scoringId: string): Promise<ScoringRequestView | undefined> {
+    let view: ScoringRequestView | undefined;
+    try {
+      for await (const recorded of this.store.readStream(scoringStreamId(scoringId))) view = evolveScoringView(view, decodeOrThrow(recorded));
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    return view?.tenantId === tenantId ? view : undefined;
+  }
+}
