@@ -26,7 +26,7 @@ interface Sizes {
 }
 
 const FULL: Sizes = { rounds: 3, appendMs: 4_000, warmupMs: 500, readEvents: 200_000, rssEvents: 1_000_000 };
-const QUICK: Sizes = { rounds: 1, appendMs: 1_500, warmupMs: 200, readEvents: 50_000, rssEvents: 100_000 };
+const QUICK: Sizes = { rounds: 3, appendMs: 800, warmupMs: 200, readEvents: 50_000, rssEvents: 100_000 };
 
 const WRITERS = 50;
 const BATCH = 100;
@@ -149,30 +149,38 @@ function fillRaw(raw: RawEventTable, count: number, prefix: string): void {
 /** Touch what a reader would touch, so nothing is optimised away. */
 let sink = 0;
 
-async function storeReadAll(store: EmbeddedEventStore): Promise<number> {
+function checkCount(what: string, count: number, expectedCount: number): void {
+  if (count !== expectedCount) throw new Error(`${what}: ${count} events, expected ${expectedCount}`);
+}
+
+async function storeReadAll(store: EmbeddedEventStore, expectedCount: number): Promise<number> {
   let count = 0;
   const started = performance.now();
   for await (const event of store.readAll()) {
     count += 1;
     sink += event.type.length;
   }
-  return rate(count, performance.now() - started);
+  const elapsed = performance.now() - started;
+  checkCount('store readAll', count, expectedCount);
+  return rate(count, elapsed);
 }
 
-function rawReadAll(raw: RawEventTable): number {
+function rawReadAll(raw: RawEventTable, expectedCount: number): number {
   let count = 0;
   const started = performance.now();
   for (const row of raw.iterateAll()) {
     count += 1;
-    const data: unknown = JSON.parse(row.data);
-    const metadata: unknown = JSON.parse(row.metadata);
-    if (data !== null && metadata !== null) sink += row.type.length;
+    const data: unknown = JSON.parse(row[5]);
+    const metadata: unknown = JSON.parse(row[6]);
+    if (data !== null && metadata !== null) sink += row[4].length;
   }
-  return rate(count, performance.now() - started);
+  const elapsed = performance.now() - started;
+  checkCount('raw readAll', count, expectedCount);
+  return rate(count, elapsed);
 }
 
-/** A fresh $all group from `from` (exclusive), one consumer acking each event, until the event at `head`. */
-async function storePersistent(store: EmbeddedEventStore, from: Position, head: bigint, group: string): Promise<number> {
+/** A fresh $all group from `from` (inclusive, as EventStoreDB's startFrom), one consumer acking each event, until the event at `head`. */
+async function storePersistent(store: EmbeddedEventStore, from: Position, head: bigint, group: string, expectedCount: number): Promise<number> {
   await store.createPersistentSubscription({ kind: 'all' }, group, { startFrom: from });
   const subscription = store.subscribeToPersistentSubscription({ kind: 'all' }, group, { bufferSize: BUFFER_SIZE });
   let count = 0;
@@ -184,27 +192,31 @@ async function storePersistent(store: EmbeddedEventStore, from: Position, head: 
   }
   const elapsed = performance.now() - started;
   await store.deletePersistentSubscription({ kind: 'all' }, group);
+  checkCount('store persistent', count, expectedCount);
   return rate(count, elapsed);
 }
 
 /** Raw: pages of the table in order, each event parsed, a durable checkpoint UPDATE every CHECKPOINT_EVERY events. */
-function rawPersistent(raw: RawEventTable, from: number, group: string): number {
+function rawPersistent(raw: RawEventTable, from: number, group: string, expectedCount: number): number {
   let count = 0;
   let cursor = from;
+  raw.createCheckpoint(group);
   const started = performance.now();
   for (;;) {
     const rows = raw.page(cursor, CHECKPOINT_EVERY);
     if (rows.length === 0) break;
     for (const row of rows) {
-      const data: unknown = JSON.parse(row.data);
-      const metadata: unknown = JSON.parse(row.metadata);
-      if (data !== null && metadata !== null) sink += row.type.length;
+      const data: unknown = JSON.parse(row[5]);
+      const metadata: unknown = JSON.parse(row[6]);
+      if (data !== null && metadata !== null) sink += row[4].length;
       count += 1;
-      cursor = row.seq;
+      cursor = row[0];
     }
     raw.checkpoint(group, cursor);
   }
-  return rate(count, performance.now() - started);
+  const elapsed = performance.now() - started;
+  checkCount('raw persistent', count, expectedCount);
+  return rate(count, elapsed);
 }
 
 // ---- RSS (child process) --------------------------------------------------------------------
@@ -305,16 +317,17 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
       await fillStore(readStore, sizes.readEvents, 'read');
       fillRaw(readRaw, sizes.readEvents, 'read');
       const readRounds = { store: [] as number[], raw: [] as number[] };
-      rawReadAll(readRaw);
-      await storeReadAll(readStore);
+      const n = sizes.readEvents;
+      rawReadAll(readRaw, n);
+      await storeReadAll(readStore, n);
       for (let round = 0; round < sizes.rounds; round++) {
-        readRounds.raw.push(rawReadAll(readRaw));
-        readRounds.store.push(await storeReadAll(readStore));
+        readRounds.raw.push(rawReadAll(readRaw, n));
+        readRounds.store.push(await storeReadAll(readStore, n));
       }
       log(`readAll: store ${readRounds.store.map((r) => r.toFixed(0)).join(' / ')}, raw ${readRounds.raw.map((r) => r.toFixed(0)).join(' / ')}`);
       figures.push(
         figure({
-          name: `readAll of ${sizes.readEvents.toLocaleString('en-US')} events (raw: .iterate() in seq order + JSON.parse of data and metadata)`,
+          name: `readAll of ${sizes.readEvents.toLocaleString('en-US')} events (raw: .raw().iterate() in seq order + JSON.parse of data and metadata)`,
           value: median(readRounds.store),
           unit: 'events/s',
           baseline: median(readRounds.raw),
@@ -326,12 +339,13 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
       const rawHead = readRaw.head();
       const persistent = { store: [] as number[], raw: [] as number[] };
       // Warm-up: the last tenth of the data set.
-      const warmFrom = head - BigInt(Math.floor(sizes.readEvents / 10));
-      await storePersistent(readStore, { commit: warmFrom, prepare: warmFrom }, head, 'warmup');
-      rawPersistent(readRaw, rawHead - Math.floor(sizes.readEvents / 10), 'warmup');
+      const tenth = Math.floor(n / 10);
+      const warmFrom = head - BigInt(tenth) + 1n;
+      await storePersistent(readStore, { commit: warmFrom, prepare: warmFrom }, head, 'warmup', tenth);
+      rawPersistent(readRaw, rawHead - tenth, 'warmup', tenth);
       for (let round = 0; round < sizes.rounds; round++) {
-        persistent.raw.push(rawPersistent(readRaw, 0, `bench-${round}`));
-        persistent.store.push(await storePersistent(readStore, { commit: 0n, prepare: 0n }, head, `bench-${round}`));
+        persistent.raw.push(rawPersistent(readRaw, 0, `bench-${round}`, n));
+        persistent.store.push(await storePersistent(readStore, { commit: 0n, prepare: 0n }, head, `bench-${round}`, n));
       }
       log(`persistent: store ${persistent.store.map((r) => r.toFixed(0)).join(' / ')}, raw ${persistent.raw.map((r) => r.toFixed(0)).join(' / ')}`);
       figures.push(

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type Figure, formatTable, writeResults } from './figures.js';
+import { describeTarget, type Figure, formatNumber, formatTable, writeResults } from './figures.js';
 import { SUITES } from './suites.js';
 
 /**
@@ -62,7 +62,10 @@ async function main(): Promise<number> {
     }
   }
   console.log('');
-  for (const { suite, figure } of missed) console.log(`MISSED  ${suite}: ${figure.name}`);
+  for (const { suite, figure } of missed) {
+    const measured = figure.target?.of === 'ratio' ? `ratio ${figure.ratio?.toFixed(2) ?? '-'}x` : `${formatNumber(figure.value)} ${figure.unit}`;
+    console.log(`MISSED  ${suite}: ${figure.name}: ${measured}, target ${describeTarget(figure.target, figure.unit)}`);
+  }
   for (const suite of crashed) console.log(`CRASHED ${suite}`);
   if (missed.length === 0 && crashed.length === 0) console.log('All targets met.');
   return crashed.length > 0 ? 1 : 0;

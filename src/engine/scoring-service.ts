@@ -13,12 +13,22 @@ import { envelopeOf, type Clock, type CommandContext } from './request-context.j
 export type ScoringAdmission = (tenantId: string) => Promise<void>;
 
 export class ScoringService {
+  private readonly admissionChecks: ScoringAdmission[] = [];
+
   constructor(
     private readonly store: EventStore,
     private readonly commands: CommandHandler,
     private readonly clock: Clock,
-    private readonly admission: ScoringAdmission,
   ) {}
+
+  /** Adds a check every new scoring (and retry) must pass, in order of addition. */
+  addAdmissionCheck(check: ScoringAdmission): void {
+    this.admissionChecks.push(check);
+  }
+
+  private async admission(tenantId: string): Promise<void> {
+    for (const check of this.admissionChecks) await check(tenantId);
+  }
 
   async submit(context: CommandContext, request: ScoringRequest, scoringId: string = randomUUID()): Promise<{ scoringId: string; attempt: number }> {
     await this.admission(context.tenantId);

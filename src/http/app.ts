@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { CUSTOM_SCHEMA_KEYWORDS } from '../contracts/common.js';
 import type { TenantDirectory } from '../tenancy/api-keys.js';
 import { toHttpError } from './errors.js';
 import { registerRequestContext } from './request-context.js';
@@ -12,7 +13,6 @@ export interface AppOptions {
   readonly tenants: TenantDirectory;
   readonly logger?: FastifyServerOptions['logger'];
   readonly bodyLimit?: number;
-  readonly isDomainRuleError: Parameters<typeof toHttpError>[1];
 }
 
 /** The Fastify instance with docs, the request context and the one error mapping; routes are registered by the caller. */
@@ -22,7 +22,8 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 1_048_576,
     // The correlation id doubles as the request id in logs.
     genReqId: () => crypto.randomUUID(),
-    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // removeAdditional off: a misspelt field is a 400, not silently dropped.
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, keywords: [...CUSTOM_SCHEMA_KEYWORDS] } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {
@@ -48,7 +49,7 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
   registerRequestContext(app, options.tenants);
 
   app.setErrorHandler(async (error, request, reply) => {
-    const { status, body, bug } = toHttpError(error, options.isDomainRuleError);
+    const { status, body, bug } = toHttpError(error);
     if (bug) request.log.error({ err: error, correlationId: request.correlationId }, 'unhandled error');
     return reply.status(status).send(body);
   });

@@ -1,5 +1,7 @@
 import type { FastifyError } from 'fastify';
+import { BusinessRuleError } from '../aggregates/errors.js';
 import { ConcurrencyConflictError } from '../engine/command-handler.js';
+import { InvalidCursorError } from '../engine/event-log.js';
 import { EventStoreError, StoreUnavailableError, WrongExpectedVersionError } from '../eventstore/errors.js';
 
 export interface ErrorDetail {
@@ -62,24 +64,22 @@ export class QuotaExceeded extends ApiError {
   }
 }
 
-/** Business-rule errors from the pure domain carry a code; they are recognised by shape so the domain does not import HTTP. */
-interface CodedDomainError {
-  readonly code: string;
-  readonly message: string;
-  readonly httpStatus?: number;
-}
+const RULE_STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
 
 function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error && typeof (error as { code: unknown }).code === 'string' && 'statusCode' in error;
 }
 
 /** The one place where failures become HTTP statuses and the shared error shape. */
-export function toHttpError(error: unknown, isDomainRuleError: (error: unknown) => error is CodedDomainError): { status: number; body: ErrorBody; bug: boolean } {
+export function toHttpError(error: unknown): { status: number; body: ErrorBody; bug: boolean } {
   if (error instanceof ApiError) {
     return { status: error.statusCode, body: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) }, bug: false };
   }
-  if (isDomainRuleError(error)) {
-    return { status: error.httpStatus ?? 422, body: { code: error.code, message: error.message }, bug: false };
+  if (error instanceof BusinessRuleError) {
+    return { status: RULE_STATUS[error.kind], body: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) }, bug: false };
+  }
+  if (error instanceof InvalidCursorError) {
+    return { status: 400, body: { code: 'VALIDATION_FAILED', message: error.message, details: [{ path: '/querystring/cursor', message: error.message }] }, bug: false };
   }
   if (error instanceof ConcurrencyConflictError || error instanceof WrongExpectedVersionError) {
     return { status: 409, body: { code: 'CONCURRENCY_CONFLICT', message: error.message }, bug: false };

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { BillingService } from './engine/billing-service.js';
+import { BreakerRegistry } from './engine/breakers.js';
+import { CommandHandler } from './engine/command-handler.js';
+import type { EngineDeps } from './engine/engine-deps.js';
+import { createMetrics, instrumentStore } from './engine/metrics.js';
+import { systemClock, type Clock } from './engine/request-context.js';
+import { ScoringService } from './engine/scoring-service.js';
+import { EmbeddedEventStore } from './eventstore/embedded/sqlite-event-store.js';
+import { EventStoreDbStore } from './eventstore/eventstoredb/store.js';
+import type { EventStore } from './eventstore/port.js';
+import { openReadModelDatabase } from './readmodel/database.js';
+import { TenantDirectory } from './tenancy/api-keys.js';
+import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
+import { buildHttpApi } from './http/server.js';
+import type { App } from './http/app.js';
+
+export interface StoreSettings {
+  /** Folder of the embedded store and the read models; ':memory:' keeps both in memory (tests). */
+  readonly dataDir: string;
+  readonly eventStoreConnectionString?: string;
+}
+
+/** The production store when configured, else the embedded one in `dataDir`. */
+export async function openEventStore(settings: StoreSettings): Promise<EventStore> {
+  if (settings.eventStoreConnectionString) return EventStoreDbStore.connect(settings.eventStoreConnectionString);
+  return EmbeddedEventStore.open({ path: settings.dataDir === ':memory:' ? ':memory:' : join(settings.dataDir, 'events.db') });
+}
+
+export interface EngineDepsOptions extends StoreSettings {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** Builds the engine's shared parts: store, read-model database, tenancy, command services, metrics. */
+export async function createEngineDeps(options: EngineDepsOptions): Promise<EngineDeps> {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const store = instrumentStore(await openEventStore(options), metrics);
+  const readDb = openReadModelDatabase(options.dataDir === ':memory:' ? ':memory:' : join(options.dataDir, 'read-models.db'));
+  const tenants = new TenantDirectory(readDb);
+  const commands = new CommandHandler(store);
+  const billing = new BillingService(commands, clock);
+  const scoring = new ScoringService(store, commands, clock);
+  scoring.addAdmissionCheck(async (tenantId) => {
+    await billing.requireActive(tenantId);
+  });
+  const breakers = new BreakerRegistry({ logger, metrics: metrics.breakers });
+  return { store, readDb, tenants, commands, scoring, billing, clock, logger, metrics, breakers };
+}
+
+export interface RunningEngine {
+  readonly deps: EngineDeps;
+  readonly http: App;
+  readonly runner: SubscriptionRunner;
+  /** Stop accepting requests, drain handlers (checkpointing), close the stores. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions extends StoreSettings {
+  readonly clock?: Clock;
+  /** Start the persistent-subscription handlers (default true). */
+  readonly runHandlers?: boolean;
+}
+
+/** Wires the whole engine: deps, projections and process managers on the runner, and the HTTP API. */
+export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
+  const deps = await createEngineDeps({ ...settings, logger });
+  const handlers: EventHandler[] = [];
+  const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger });
+  if (settings.runHandlers !== false) await runner.start();
+  const http = await buildHttpApi(deps, { logger: false });
+  return {
+    deps,
+    http,
+    runner,
+    async stop() {
+      await http.close();
+      await runner.stop();
+      deps.breakers.shutdown();
+      await deps.store.close();
+      deps.readDb.close();
+    },
+  };
+}
