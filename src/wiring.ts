@@ -14,6 +14,8 @@ import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi } from './http/server.js';
+import { registerAdminRoutes } from './http/routes/admin.js';
+import { ScoringWaiter } from './engine/scoring-waiter.js';
 import type { App } from './http/app.js';
 
 export interface StoreSettings {
@@ -71,13 +73,16 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const handlers: EventHandler[] = [];
   const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger });
   if (settings.runHandlers !== false) await runner.start();
-  const http = await buildHttpApi(deps, { logger: false });
+  const waiter = new ScoringWaiter(deps.store, logger);
+  waiter.start();
+  const http = await buildHttpApi(deps, waiter, { logger: false, extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers)] });
   return {
     deps,
     http,
     runner,
     async stop() {
       await http.close();
+      await waiter.close();
       await runner.stop();
       deps.breakers.shutdown();
       await deps.store.close();

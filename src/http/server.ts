@@ -1,5 +1,6 @@
 import type { FastifyServerOptions } from 'fastify';
 import type { EngineDeps } from '../engine/engine-deps.js';
+import type { ScoringWaiter } from '../engine/scoring-waiter.js';
 import { createHttpApp, type App } from './app.js';
 import { registerActionRoutes } from './routes/actions.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -14,10 +15,10 @@ export interface HttpOptions {
 }
 
 /** The REST API over the engine: every route, documented at /docs. */
-export async function buildHttpApi(deps: EngineDeps, options: HttpOptions = {}): Promise<App> {
+export async function buildHttpApi(deps: EngineDeps, waiter: ScoringWaiter, options: HttpOptions = {}): Promise<App> {
   const app = await createHttpApp({ tenants: deps.tenants, ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   registerHealthRoutes(app, deps);
-  registerScoringRoutes(app, deps);
+  registerScoringRoutes(app, deps, waiter);
   registerSubscriptionRoutes(app, deps);
   registerActionRoutes(app, deps);
   registerEventRoutes(app, deps);

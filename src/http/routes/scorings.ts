@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { Type } from 'typebox';
+import type { ScoringWaiter } from '../../engine/scoring-waiter.js';
 import { ScoringParamsSchema, ScoringRequestViewSchema, SubmitScoringBodySchema, SubmitScoringResponseSchema } from '../../contracts/api/scoring.js';
 import { validateScoringRequestRules } from '../../contracts/scoring-request.js';
 import type { EngineDeps } from '../../engine/engine-deps.js';
@@ -6,7 +9,16 @@ import { NotFound, ValidationFailed } from '../errors.js';
 import { principalOf } from '../request-context.js';
 import { AUTHENTICATED_ERRORS, commandContext, errorResponses } from './common.js';
 
-export function registerScoringRoutes(app: App, deps: Pick<EngineDeps, 'scoring' | 'clock'>): void {
+const SubmitQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 30_000, description: 'Wait up to this many ms for the outcome: 200 with the result if it comes in time, else 202' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export function registerScoringRoutes(app: App, deps: Pick<EngineDeps, 'scoring' | 'clock'>, waiter: ScoringWaiter): void {
   app.post(
     '/scorings',
     {
@@ -16,15 +28,29 @@ export function registerScoringRoutes(app: App, deps: Pick<EngineDeps, 'scoring'
         summary: 'Submit a mortgage scoring request',
         description: 'Accepted for asynchronous scoring (202). Poll the Location, or send ?wait=<ms> to wait for the result.',
         body: SubmitScoringBodySchema,
-        response: { 202: SubmitScoringResponseSchema, ...errorResponses(...AUTHENTICATED_ERRORS, 409, 422, 429) },
+        querystring: SubmitQuery,
+        response: { 200: ScoringRequestViewSchema, 202: SubmitScoringResponseSchema, ...errorResponses(...AUTHENTICATED_ERRORS, 409, 422, 429) },
       },
     },
     async (request, reply) => {
       const problems = validateScoringRequestRules(request.body, deps.clock().toISOString().slice(0, 10));
       if (problems.length > 0) throw new ValidationFailed('The scoring request breaks a cross-field rule', problems.map((p) => ({ path: `/body${p.path}`, message: p.message })));
-      const { scoringId, attempt } = await deps.scoring.submit(commandContext(request), request.body);
-      const location = `/scorings/${scoringId}`;
-      return reply.status(202).header('location', location).send({ scoringId, status: 'requested', attempt, location });
+      const waitMs = request.query.wait ?? 0;
+      const scoringId = randomUUID();
+      // Registered before the append: the outcome cannot slip between the append and the wait.
+      const wait = waitMs > 0 ? waiter.wait(scoringId) : undefined;
+      try {
+        const { attempt } = await deps.scoring.submit(commandContext(request), request.body, scoringId);
+        const location = `/scorings/${scoringId}`;
+        reply.header('location', location);
+        if (wait && (await wait.promise(waitMs)) !== 'timeout') {
+          const view = await deps.scoring.view(principalOf(request).tenantId, scoringId);
+          if (view && view.status !== 'requested') return reply.status(200).send(view);
+        }
+        return reply.status(202).send({ scoringId, status: 'requested', attempt, location });
+      } finally {
+        wait?.cancel();
+      }
     },
   );
 
