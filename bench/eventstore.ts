@@ -74,6 +74,8 @@ async function storeAppends(store: EmbeddedEventStore, writers: number, eventsPe
   const started = performance.now();
   const deadline = started + ms;
   const prefix = nextPrefix('s');
+  const commitsBefore = store.diagnostics().commits;
+  let appends = 0;
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       const cursor = new Cursor(`${prefix}w${w}`);
@@ -82,11 +84,17 @@ async function storeAppends(store: EmbeddedEventStore, writers: number, eventsPe
         await store.append(cursor.stream, batch, { expectedRevision: expected(cursor) });
         cursor.advance(eventsPerAppend);
         events += eventsPerAppend;
+        appends += 1;
       }
     }),
   );
-  return rate(events, performance.now() - started);
+  const elapsed = performance.now() - started;
+  lastAppendsPerCommit = appends / Math.max(1, store.diagnostics().commits - commitsBefore);
+  return rate(events, elapsed);
 }
+
+/** Group-commit efficiency of the last storeAppends run (for the progress log). */
+let lastAppendsPerCommit = 0;
 
 /** The same on raw statements: `writers` appends per transaction (one per transaction for a single writer). Events/s. */
 function rawAppends(raw: RawEventTable, writers: number, eventsPerAppend: number, ms: number): number {
@@ -126,7 +134,9 @@ async function compare(sizes: Sizes, log: SuiteOptions['log'], label: string, st
     storeRates.push(await store(sizes.appendMs));
   }
   const pair = { store: median(storeRates), raw: median(rawRates) };
-  log(`${label}: store ${storeRates.map((r) => r.toFixed(0)).join(' / ')}, raw ${rawRates.map((r) => r.toFixed(0)).join(' / ')}`);
+  log(
+    `${label}: store ${storeRates.map((r) => r.toFixed(0)).join(' / ')} (${lastAppendsPerCommit.toFixed(1)} appends per commit), raw ${rawRates.map((r) => r.toFixed(0)).join(' / ')} events/s`,
+  );
   return pair;
 }
 

@@ -7,4 +7,5 @@ import type { SuiteModule } from './figures.js';
  */
 export const SUITES: Readonly<Record<string, () => Promise<SuiteModule>>> = {
   eventstore: () => import('./eventstore.js'),
+  http: () => import('./http.js'),
 };

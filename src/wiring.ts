@@ -7,6 +7,13 @@ import type { EngineDeps } from './engine/engine-deps.js';
 import { createMetrics, instrumentStore } from './engine/metrics.js';
 import { systemClock, type Clock } from './engine/request-context.js';
 import { ScoringService } from './engine/scoring-service.js';
+import type { RetryPolicy } from './engine/retry-policy.js';
+import { HttpScoringModel, InProcessUnderwritingModel, type ScoringModel } from './integrations/scoring-model/index.js';
+import { createAiProcessManagers } from './process-managers/index-ai.js';
+import { createNotificationProcessManagers } from './process-managers/index-notifications.js';
+import type { BusinessErrorHook } from './process-managers/notifications.js';
+import { createEmailTransport, type EmailTransport } from './integrations/email/index.js';
+import { createPaymentGateway, type PaymentGateway } from './integrations/payments/index.js';
 import { EmbeddedEventStore } from './eventstore/embedded/sqlite-event-store.js';
 import { EventStoreDbStore } from './eventstore/eventstoredb/store.js';
 import type { EventStore } from './eventstore/port.js';
@@ -65,13 +72,32 @@ export interface StartOptions extends StoreSettings {
   readonly clock?: Clock;
   /** Start the persistent-subscription handlers (default true). */
   readonly runHandlers?: boolean;
+  /** The AI model service; default the in-process underwriting model (or SCORING_MODEL_URL's HTTP service). */
+  readonly scoringModel?: ScoringModel;
+  readonly scoringModelUrl?: string;
+  /** Transient-failure retries of every handler (defaults from the spec). */
+  readonly retryPolicy?: Partial<RetryPolicy>;
+  readonly smtpUrl?: string;
+  /** The payment gateway; default a simulated one (outcomes settable per tenant). */
+  readonly paymentGateway?: PaymentGateway;
+}
+
+/** Every projection and process manager of the engine, built once per deps. */
+export function createHandlers(deps: EngineDeps, options: StartOptions): { handlers: EventHandler[]; onBusinessError: BusinessErrorHook; email: EmailTransport; gateway: PaymentGateway } {
+  const model = options.scoringModel ?? (options.scoringModelUrl ? new HttpScoringModel({ baseUrl: options.scoringModelUrl }) : new InProcessUnderwritingModel());
+  const ai = createAiProcessManagers(deps, { model, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) });
+  deps.scoring.addAdmissionCheck(ai.admission);
+  const email = createEmailTransport(deps.readDb, options.smtpUrl !== undefined ? { smtpUrl: options.smtpUrl } : {});
+  const gateway = options.paymentGateway ?? createPaymentGateway();
+  const notifications = createNotificationProcessManagers(deps, { email, gateway });
+  return { handlers: [...ai.handlers, ...notifications.handlers], onBusinessError: notifications.onBusinessError, email, gateway };
 }
 
 /** Wires the whole engine: deps, projections and process managers on the runner, and the HTTP API. */
 export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
   const deps = await createEngineDeps({ ...settings, logger });
-  const handlers: EventHandler[] = [];
-  const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger });
+  const { handlers, onBusinessError } = createHandlers(deps, settings);
+  const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
   if (settings.runHandlers !== false) await runner.start();
   const waiter = new ScoringWaiter(deps.store, logger);
   waiter.start();

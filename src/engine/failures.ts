@@ -10,6 +10,8 @@
  * better-sqlite3). Anything unrecognised is treated as transient: it gets the bounded retries and
  * then lands in the parked (dead-letter) stream, which is safe for bugs and hiccups alike.
  */
+import { BusinessRuleError } from '../aggregates/errors.js';
+import { CorruptEventError } from './command-handler.js';
 import { EventStoreError } from '../eventstore/errors.js';
 
 export type FailureKind = 'transient' | 'business' | 'system';
@@ -123,6 +125,10 @@ function httpStatusOf(error: unknown): number | undefined {
 function classifyOne(error: unknown): FailureKind | undefined {
   if (error instanceof ClassifiedError) return error.kind;
   if (error instanceof EventStoreError) return STORE_CODE_KINDS[error.code] ?? 'system';
+  // A decider's rule violation gives the same answer on every retry.
+  if (error instanceof BusinessRuleError) return 'business';
+  // A stored event that fails its contract will fail the same way again.
+  if (error instanceof CorruptEventError) return 'business';
 
   const code = property(error, 'code');
   if (typeof code === 'string') {

@@ -25,6 +25,8 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
     // removeAdditional off: a misspelt field is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, keywords: [...CUSTOM_SCHEMA_KEYWORDS] } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are JSON only: without this, a text/plain body reaches validation (400) instead of 415.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {

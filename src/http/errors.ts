@@ -64,7 +64,9 @@ export class QuotaExceeded extends ApiError {
   }
 }
 
-const RULE_STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
+// 409 is kept for concurrency conflicts (the stream moved under the command); a rule the
+// current state forbids (already active, cancelled, same plan) is a business rule: 422.
+const RULE_STATUS = { not_found: 404, conflict: 422, invalid: 422 } as const;
 
 function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error && typeof (error as { code: unknown }).code === 'string' && 'statusCode' in error;
@@ -93,6 +95,10 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
       const context = (error as { validationContext?: string }).validationContext ?? 'body';
       const details = validation.map((issue) => ({ path: validationPath(context, issue.instancePath, issue.params), message: issue.message ?? 'is invalid' }));
       return { status: 400, body: { code: 'VALIDATION_FAILED', message: `Invalid ${context}`, details }, bug: false };
+    }
+    // A body that is not JSON at all fails as a whole: the same 400 as any invalid body.
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return { status: 400, body: { code: 'VALIDATION_FAILED', message: error.message, details: [{ path: '/body', message: error.message }] }, bug: false };
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

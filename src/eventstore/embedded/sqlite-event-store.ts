@@ -56,7 +56,7 @@ export interface EmbeddedEventStoreOptions {
   readonly pageSize?: number;
 }
 
-const DEFAULTS = { maxAppendSize: 1_048_576, busyTimeoutMs: 5_000, crossProcessPollMs: 250, pageSize: 500 } as const;
+const DEFAULTS = { maxAppendSize: 1_048_576, busyTimeoutMs: 5_000, crossProcessPollMs: 250, pageSize: 100 } as const;
 /** Rows a filtered $all query may scan before yielding, so one page never blocks the loop for long. */
 const SCAN_WINDOW = 20_000n;
 
@@ -135,7 +135,8 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
         db.pragma('synchronous = FULL');
         db.pragma('journal_size_limit = 67108864');
       }
-      db.pragma('cache_size = -32768');
+      // 8 MiB page cache: reads stream through it; a bigger cache only raises RSS (bench: readAll RSS figure).
+      db.pragma('cache_size = -8192');
       db.pragma('temp_store = MEMORY');
       db.defaultSafeIntegers(true);
       db.function('regexp', { deterministic: true }, regexpSqlFunction);

@@ -57,6 +57,10 @@ export function registerSubscriptionRoutes(app: App, deps: Pick<EngineDeps, 'bil
     '/subscription/cancel',
     {
       config: { access: 'admin' },
+      // The body is optional (reason defaults to customer_request): no body validates as {}.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['billing'],
         summary: 'Cancel the subscription',

@@ -104,10 +104,7 @@ export class OutboxEmailTransport implements EmailTransport {
   readonly #count: Statement<[], { n: number }>;
   readonly #clock: Clock;
 
-  constructor(
-    private readonly db: ReadModelDatabase,
-    options: { readonly clock?: Clock } = {},
-  ) {
+  constructor(db: ReadModelDatabase, options: { readonly clock?: Clock } = {}) {
     migrate(db, EMAIL_OUTBOX_MODULE, EMAIL_OUTBOX_MIGRATIONS);
     this.#clock = options.clock ?? (() => new Date());
     this.#insert = db.prepare<InsertParams>(

@@ -1,0 +1,427 @@
+/**
+ * Rebuild a projection's read model by replaying $all, while the old one keeps serving.
+ *
+ * 1. Fresh tables `<name>__rebuild_<n>_<table>` from the projection's migrations (n = the next
+ *    generation; leftovers of an abandoned rebuild are dropped first).
+ * 2. Replay: a catch-up subscription on $all from the start, filtered on the projection's event
+ *    types (store.subscribeToAll: the same code on EventStoreDB), applied in batches of
+ *    `batchSize` events per transaction, each event at most once per id under the rebuild's
+ *    handled_events group (= its prefix). Corrupt events are skipped (the live handler parks them).
+ * 3. Catch up: up to the last matching event at the start, then again to the last matching event
+ *    now, until a round brings fewer than `swapLagEvents` events.
+ * 4. Swap, under the projection's gate (projectionHandler waits between two events): catch up to
+ *    the last matching event once more, then ONE transaction: carryOver hook, registry → the new
+ *    prefix (readers and the live handler resolve it per call), old prefix marked retired. The
+ *    live handler's handled ids come along with the new tables (group = prefix): nothing is
+ *    rewritten. Then the old tables and their handled ids are dropped (outside the gate).
+ *
+ * The old read model serves until the swap. Events the live handler applies to the old tables
+ * meanwhile are also replayed into the new ones (the replay reaches them before the swap), and
+ * the events the rebuild applied ahead of the live handler are skipped by it after the swap.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DecodedEvent } from '../contracts/events/codec.js';
+import { decodeEvent } from '../contracts/events/codec.js';
+import { type EventFilter, type EventStore, type Position, type RecordedEvent } from '../eventstore/port.js';
+import {
+  activeTableSet,
+  applyBatch,
+  createProjectionTables,
+  dropProjectionTables,
+  projectionFilter,
+  projectionGate,
+  registryRow,
+  tableNames,
+  updateRegistry,
+  type Projection,
+  type ProjectionEffectDeps,
+} from '../projections/projection.js';
+import type { RebuildProgressView, RebuildStatusView } from '../contracts/api/read-models.js';
+import { describeError } from './failures.js';
+
+export type RebuildPhase = 'starting' | 'replaying' | 'catching_up' | 'swapping' | 'done';
+
+export interface RebuildProgress {
+  readonly phase: RebuildPhase;
+  /** Events replayed so far (decoded and offered to the projection, duplicates included). */
+  readonly events: number;
+  /** Position of the last replayed event. */
+  readonly position: Position | undefined;
+  /** The head of $all when the current round started. */
+  readonly headPosition: Position | undefined;
+  readonly eventsPerSecond: number;
+  /** Estimate from the rate of progress through $all positions; undefined before any progress. */
+  readonly etaSeconds: number | undefined;
+}
+
+export interface RebuildOptions {
+  onProgress?(progress: RebuildProgress): void;
+  /** Events per transaction. Default 1,000. */
+  readonly batchSize?: number;
+  /** Minimum time between two progress reports while replaying, ms (phase changes always report). Default 250. */
+  readonly progressIntervalMs?: number;
+  /** Swap once a catch-up round brought fewer events than this. Default 500. */
+  readonly swapLagEvents?: number;
+  /** Catch-up rounds before swapping anyway. Default 10. */
+  readonly maxCatchUpRounds?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface RebuildResult {
+  readonly projection: string;
+  readonly generation: number;
+  readonly prefix: string;
+  /** Events replayed (duplicates included). */
+  readonly events: number;
+  /** Events applied (distinct event ids). */
+  readonly applied: number;
+  /** Corrupt events skipped. */
+  readonly skippedCorrupt: number;
+  /** Ids the live handler had handled that the replay never saw (deleted/scavenged events). */
+  readonly missingFromReplay: number;
+  readonly position: Position | undefined;
+  readonly durationMs: number;
+  readonly eventsPerSecond: number;
+}
+
+export class RebuildInProgressError extends Error {
+  readonly code = 'REBUILD_IN_PROGRESS';
+  constructor(
+    readonly projection: string,
+    readonly rebuildId?: string,
+  ) {
+    super(`A rebuild of projection '${projection}' is already running${rebuildId ? ` (${rebuildId})` : ''}`);
+    this.name = 'RebuildInProgressError';
+  }
+}
+
+export class UnknownProjectionError extends Error {
+  readonly code = 'UNKNOWN_PROJECTION';
+  constructor(readonly projection: string) {
+    super(`No projection named '${projection}'`);
+    this.name = 'UnknownProjectionError';
+  }
+}
+
+const running = new WeakMap<object, Set<string>>();
+
+async function lastMatchingPosition(store: EventStore, filter: EventFilter): Promise<Position | undefined> {
+  for await (const event of store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1, filter })) return event.position;
+  return undefined;
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('Rebuild aborted');
+}
+
+/** Rebuilds `projection` from $all into fresh tables and swaps them in atomically. */
+export async function rebuildProjection<K extends string>(deps: ProjectionEffectDeps, projection: Projection<K>, options: RebuildOptions = {}): Promise<RebuildResult> {
+  const db = deps.readDb;
+  const { store, logger } = deps;
+  const batchSize = Math.max(1, options.batchSize ?? 1_000);
+  const progressInterval = options.progressIntervalMs ?? 250;
+  const swapLag = options.swapLagEvents ?? 500;
+  const maxRounds = options.maxCatchUpRounds ?? 10;
+  const signal = options.signal;
+  const log = logger.child({ component: 'rebuild', projection: projection.name });
+
+  let names = running.get(db);
+  if (!names) {
+    names = new Set();
+    running.set(db, names);
+  }
+  if (names.has(projection.name)) throw new RebuildInProgressError(projection.name);
+  names.add(projection.name);
+
+  const started = performance.now();
+  let events = 0;
+  let applied = 0;
+  let skippedCorrupt = 0;
+  let position: Position | undefined;
+  let head: Position | undefined;
+  let phase: RebuildPhase = 'starting';
+  let lastReport = 0;
+  const firstPosition: { value: bigint | undefined } = { value: undefined };
+
+  const progress = (): RebuildProgress => {
+    const seconds = (performance.now() - started) / 1000;
+    const eventsPerSecond = seconds > 0 ? events / seconds : 0;
+    let etaSeconds: number | undefined;
+    if (phase === 'done') etaSeconds = 0;
+    else if (position && head && seconds > 0) {
+      const done = Number(position.commit - (firstPosition.value ?? 0n)) + 1;
+      const left = Number(head.commit - position.commit);
+      etaSeconds = left <= 0 ? 0 : done > 0 ? (left * seconds) / done : undefined;
+    }
+    return { phase, events, position, headPosition: head, eventsPerSecond, etaSeconds };
+  };
+  const report = (force: boolean): void => {
+    if (!options.onProgress) return;
+    const now = performance.now();
+    if (!force && now - lastReport < progressInterval) return;
+    lastReport = now;
+    try {
+      options.onProgress(progress());
+    } catch (error) {
+      log.warn({ err: error }, 'onProgress threw');
+    }
+  };
+  const enter = (next: RebuildPhase): void => {
+    phase = next;
+    report(true);
+  };
+
+  // 1. Fresh tables.
+  const live = activeTableSet(db, projection);
+  const before = registryRow(db, projection);
+  if (before.rebuildingPrefix) {
+    log.warn({ leftover: before.rebuildingPrefix }, 'dropping the tables of an abandoned rebuild');
+    dropProjectionTables(db, projection, before.rebuildingPrefix);
+  }
+  if (before.retiredPrefix) dropProjectionTables(db, projection, before.retiredPrefix);
+  const generation = before.lastGeneration + 1;
+  const prefix = `${projection.name}__rebuild_${generation}`;
+  db.transaction(() => updateRegistry(db, projection.name, { lastGeneration: generation, rebuildingPrefix: prefix, retiredPrefix: null }))();
+  dropProjectionTables(db, projection, prefix);
+  const tables = createProjectionTables(db, projection, prefix);
+  log.info({ generation, prefix, serving: live.group }, 'rebuild started');
+  enter('starting');
+
+  const filter = projectionFilter(projection);
+  const subscription = store.subscribeToAll({ fromPosition: 'start', filter });
+  const iterator = subscription[Symbol.asyncIterator]();
+  let swapped = false;
+
+  const flush = (batch: DecodedEvent[]): void => {
+    if (batch.length === 0) return;
+    applied += applyBatch(db, projection, tables, prefix, batch);
+    batch.length = 0;
+    report(false);
+  };
+
+  /** Replays until the event at `target` (a matching event's position) has been applied. */
+  const drainTo = async (target: Position | undefined): Promise<number> => {
+    if (target === undefined || (position !== undefined && position.commit >= target.commit)) return 0;
+    const startEvents = events;
+    const batch: DecodedEvent[] = [];
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      const next: IteratorResult<RecordedEvent> = await iterator.next();
+      if (next.done) throw new Error('The catch-up subscription ended during the rebuild');
+      const recorded = next.value;
+      events += 1;
+      position = recorded.position;
+      firstPosition.value ??= recorded.position.commit;
+      const decoded = decodeEvent(recorded);
+      if (decoded.ok) batch.push(decoded.event);
+      else {
+        skippedCorrupt += 1;
+        log.warn({ eventId: recorded.id, stream: recorded.streamId, problems: decoded.error.problems }, 'corrupt event skipped by the rebuild');
+      }
+      if (batch.length >= batchSize) flush(batch);
+      if (recorded.position.commit >= target.commit) break;
+    }
+    flush(batch);
+    return events - startEvents;
+  };
+
+  try {
+    // 2. Replay to the last matching event at the start.
+    head = await store.headPosition();
+    enter('replaying');
+    await drainTo(await lastMatchingPosition(store, filter));
+
+    // 3. Catch up while the live store moves on.
+    enter('catching_up');
+    for (let round = 0; round < maxRounds; round++) {
+      head = await store.headPosition();
+      const brought = await drainTo(await lastMatchingPosition(store, filter));
+      report(true);
+      if (brought < swapLag) break;
+    }
+
+    // 4. Final catch-up and swap, with the live handler paused between events.
+    let missingFromReplay = 0;
+    await projectionGate(db, projection.name).run(async () => {
+      enter('swapping');
+      head = await store.headPosition();
+      await drainTo(await lastMatchingPosition(store, filter));
+      const current = registryRow(db, projection);
+      if (current.prefix !== live.group || current.rebuildingPrefix !== prefix) throw new Error(`The registry of '${projection.name}' changed during the rebuild`);
+      const from = tableNames(projection, current.prefix);
+      db.transaction(() => {
+        missingFromReplay = (
+          db
+            .prepare('SELECT COUNT(*) AS n FROM handled_events o WHERE o.group_name = ? AND NOT EXISTS (SELECT 1 FROM handled_events r WHERE r.group_name = ? AND r.event_id = o.event_id)')
+            .get(current.prefix, prefix) as { n: number }
+        ).n;
+        projection.carryOver?.(db, { from, to: tables, fromGroup: current.prefix, toGroup: prefix });
+        updateRegistry(db, projection.name, { prefix, generation, rebuildingPrefix: null, retiredPrefix: current.prefix, swappedAt: new Date().toISOString() });
+      }).immediate();
+      swapped = true;
+      if (missingFromReplay > 0) log.warn({ missingFromReplay }, 'the live read model had handled events the replay did not see (deleted or scavenged)');
+      if (projection.afterCommit) await projection.afterCommit(deps, tables);
+    });
+
+    // Old tables are referenced by nobody now.
+    const retired = registryRow(db, projection).retiredPrefix;
+    if (retired) {
+      dropProjectionTables(db, projection, retired);
+      db.transaction(() => updateRegistry(db, projection.name, { retiredPrefix: null }))();
+    }
+
+    enter('done');
+    const durationMs = performance.now() - started;
+    const result: RebuildResult = {
+      projection: projection.name,
+      generation,
+      prefix,
+      events,
+      applied,
+      skippedCorrupt,
+      missingFromReplay,
+      position,
+      durationMs,
+      eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : 0,
+    };
+    log.info({ ...result, position: position?.commit.toString() }, 'rebuild swapped in');
+    return result;
+  } catch (error) {
+    if (!swapped) {
+      try {
+        dropProjectionTables(db, projection, prefix);
+        db.transaction(() => updateRegistry(db, projection.name, { rebuildingPrefix: null }))();
+      } catch (cleanupError) {
+        log.error({ err: cleanupError }, 'could not drop the tables of the failed rebuild (dropped at the next rebuild)');
+      }
+    }
+    log.error({ err: error }, 'rebuild failed: the old read model keeps serving');
+    throw error;
+  } finally {
+    names.delete(projection.name);
+    await subscription.unsubscribe().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Background rebuilds for the admin API
+
+export function toProgressView(progress: RebuildProgress): RebuildProgressView {
+  return {
+    phase: progress.phase,
+    events: progress.events,
+    ...(progress.position ? { position: progress.position.commit.toString() } : {}),
+    ...(progress.headPosition ? { headPosition: progress.headPosition.commit.toString() } : {}),
+    eventsPerSecond: Math.round(progress.eventsPerSecond * 10) / 10,
+    ...(progress.etaSeconds !== undefined ? { etaSeconds: Math.round(progress.etaSeconds * 10) / 10 } : {}),
+  };
+}
+
+interface TrackedRebuild {
+  readonly status: RebuildStatusView;
+  readonly done: Promise<RebuildStatusView>;
+}
+
+export interface RebuildTrackerOptions {
+  /** Finished rebuilds kept for status queries. Default 20. */
+  readonly keep?: number;
+  readonly rebuild?: Omit<RebuildOptions, 'onProgress' | 'signal'>;
+}
+
+/** Starts rebuilds in the background and reports their status by id (one at a time per projection). */
+export class RebuildTracker {
+  readonly #deps: ProjectionEffectDeps;
+  readonly #projections: ReadonlyMap<string, Projection>;
+  readonly #options: RebuildTrackerOptions;
+  readonly #rebuilds = new Map<string, TrackedRebuild>();
+  readonly #controllers = new Map<string, AbortController>();
+
+  constructor(deps: ProjectionEffectDeps, projections: readonly Projection[], options: RebuildTrackerOptions = {}) {
+    this.#deps = deps;
+    this.#projections = new Map(projections.map((p) => [p.name, p]));
+    this.#options = options;
+  }
+
+  get projections(): readonly string[] {
+    return [...this.#projections.keys()];
+  }
+
+  /** Starts a rebuild; throws UnknownProjectionError or RebuildInProgressError. */
+  start(name: string): RebuildStatusView {
+    const projection = this.#projections.get(name);
+    if (!projection) throw new UnknownProjectionError(name);
+    for (const tracked of this.#rebuilds.values()) {
+      if (tracked.status.projection === name && tracked.status.state === 'running') throw new RebuildInProgressError(name, tracked.status.id);
+    }
+    const id = randomUUID();
+    const controller = new AbortController();
+    const startedAt = new Date().toISOString();
+    let status: RebuildStatusView = { id, projection: name, state: 'running', startedAt, progress: { phase: 'starting', events: 0, eventsPerSecond: 0 } };
+    const update = (changes: Partial<RebuildStatusView>): RebuildStatusView => (status = { ...status, ...changes });
+    const done = rebuildProjection(this.#deps, projection, {
+      ...this.#options.rebuild,
+      signal: controller.signal,
+      onProgress: (progress) => update({ progress: toProgressView(progress) }),
+    }).then(
+      (result) =>
+        update({
+          state: 'completed',
+          finishedAt: new Date().toISOString(),
+          result: {
+            generation: result.generation,
+            events: result.events,
+            skippedCorrupt: result.skippedCorrupt,
+            durationMs: Math.round(result.durationMs),
+            eventsPerSecond: Math.round(result.eventsPerSecond * 10) / 10,
+          },
+        }),
+      (error: unknown) => update({ state: 'failed', finishedAt: new Date().toISOString(), error: describeError(error).slice(0, 2000) }),
+    );
+    const tracked: TrackedRebuild = {
+      get status() {
+        return status;
+      },
+      done,
+    };
+    this.#rebuilds.set(id, tracked);
+    this.#controllers.set(id, controller);
+    void tracked.done.finally(() => {
+      this.#controllers.delete(id);
+      this.#prune();
+    });
+    return status;
+  }
+
+  status(id: string): RebuildStatusView | undefined {
+    return this.#rebuilds.get(id)?.status;
+  }
+
+  list(): RebuildStatusView[] {
+    return [...this.#rebuilds.values()].map((r) => r.status);
+  }
+
+  /** Resolves with the final status (never rejects); undefined for an unknown id. */
+  async wait(id: string): Promise<RebuildStatusView | undefined> {
+    return this.#rebuilds.get(id)?.done;
+  }
+
+  /** Aborts a running rebuild (the old read model keeps serving). */
+  cancel(id: string): boolean {
+    const controller = this.#controllers.get(id);
+    if (!controller) return false;
+    controller.abort(new Error('Rebuild cancelled'));
+    return true;
+  }
+
+  /** Aborts every running rebuild and waits for them (shutdown). */
+  async stop(): Promise<void> {
+    for (const controller of this.#controllers.values()) controller.abort(new Error('Shutting down'));
+    await Promise.all([...this.#rebuilds.values()].map((r) => r.done));
+  }
+
+  #prune(): void {
+    const keep = this.#options.keep ?? 20;
+    const finished = [...this.#rebuilds.entries()].filter(([, r]) => r.status.state !== 'running');
+    for (const [id] of finished.slice(0, Math.max(0, finished.length - keep))) this.#rebuilds.delete(id);
+  }
+}
