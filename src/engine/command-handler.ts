@@ -22,6 +22,8 @@ export interface CommandHandlerOptions {
   readonly maxAttempts?: number;
   /** Base of the jittered back-off between attempts, in ms. */
   readonly backoffMs?: number;
+  /** Streams whose folded state is kept in memory (LRU); 0 disables. Default 10,000. */
+  readonly stateCacheSize?: number;
 }
 
 /** Raised after the bounded retries on concurrent writers are spent: the HTTP layer answers 409. */
@@ -52,6 +54,12 @@ export function decodeOrThrow(recorded: RecordedEvent): DecodedEvent {
   return decoded.event;
 }
 
+interface CachedState {
+  readonly decider: object;
+  readonly state: unknown;
+  readonly revision: bigint;
+}
+
 export interface LoadedState<S> {
   readonly state: S;
   readonly revision: ExpectedRevision;
@@ -65,6 +73,15 @@ export interface LoadedState<S> {
 export class CommandHandler {
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
+  private readonly cacheSize: number;
+  /**
+   * States already folded, by stream (least recently used first). A load folds only the events
+   * after the cached revision, so it stays correct whoever else appends: the tail is always read,
+   * and the append's expected revision catches anything newer.
+   */
+  private states = new Map<string, CachedState>();
+  /** The previous generation: two generations give LRU-like eviction at O(1) per operation. */
+  private olderStates = new Map<string, CachedState>();
 
   constructor(
     private readonly store: EventStore,
@@ -72,6 +89,25 @@ export class CommandHandler {
   ) {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.backoffMs = options.backoffMs ?? 5;
+    this.cacheSize = options.stateCacheSize ?? 10_000;
+  }
+
+  private remember(stream: string, decider: object, state: unknown, revision: ExpectedRevision): void {
+    if (typeof revision !== 'bigint' || this.cacheSize === 0) return;
+    this.states.set(stream, { decider, state, revision });
+    if (this.states.size >= this.cacheSize / 2) {
+      this.olderStates = this.states;
+      this.states = new Map();
+    }
+  }
+
+  private cached(stream: string): CachedState | undefined {
+    return this.states.get(stream) ?? this.olderStates.get(stream);
+  }
+
+  private forget(stream: string): void {
+    this.states.delete(stream);
+    this.olderStates.delete(stream);
   }
 
   /**
@@ -79,6 +115,28 @@ export class CommandHandler {
    * backwards to the newest checkpoint, so the cost does not grow with the stream's history.
    */
   async load<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>): Promise<LoadedState<S>> {
+    const loaded = await this.loadFromStore(stream, decider);
+    this.remember(stream, decider, loaded.state, loaded.revision);
+    return loaded;
+  }
+
+  private async loadFromStore<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>): Promise<LoadedState<S>> {
+    const cached = this.cached(stream);
+    if (cached && cached.decider === decider) {
+      try {
+        let state = cached.state as S;
+        let revision = cached.revision;
+        for await (const recorded of this.store.readStream(stream, { fromRevision: cached.revision + 1n })) {
+          state = decider.evolve(state, decodeOrThrow(recorded) as unknown as E);
+          revision = recorded.revision;
+        }
+        return { state, revision };
+      } catch (error) {
+        // Deleted since it was cached: fold from scratch below.
+        this.forget(stream);
+        if (!(error instanceof StreamNotFoundError)) throw error;
+      }
+    }
     try {
       if (decider.isCheckpoint) {
         let revision: bigint | undefined;
@@ -120,6 +178,7 @@ export class CommandHandler {
       const data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
       try {
         const append = await this.store.append(stream, data, { expectedRevision: revision });
+        this.remember(stream, decider, nextState, append.nextExpectedRevision);
         return { events, eventIds, state: nextState, append, attempts: attempt };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) throw error;

@@ -1,12 +1,14 @@
 /**
  * scoring_status: one row per scoring request (tenant, status, attempt, requested/updated at,
- * match score, risk band) with its full view (evolveScoringView) as JSON. Serves the tenant's
- * scoring list (filters, cursor paging) and the single read.
+ * match score, risk band) with the rest of its view (evolveScoringView): request, result and
+ * failure as JSON columns. Serves the tenant's scoring list (filters, cursor paging) and the
+ * single read (the same view ScoringService.view folds from the stream).
  */
 import type { ScoringListQuery, ScoringPage, ScoringSummary } from '../contracts/api/read-models.js';
 import { SCORING_LIST_DEFAULT_LIMIT, SCORING_LIST_MAX_LIMIT } from '../contracts/api/read-models.js';
 import type { ScoringRequestView } from '../contracts/api/scoring.js';
 import type { DecodedEvent } from '../contracts/events/codec.js';
+import { EXAMPLE_SCORING_REQUEST, type ScoringRequest } from '../contracts/scoring-request.js';
 import { InvalidCursorError } from '../engine/event-log.js';
 import type { ReadModelDatabase } from '../readmodel/database.js';
 import { activeTables, cachedStatement, type Projection, type TableNames } from './projection.js';
@@ -19,12 +21,17 @@ interface RequestRow {
   tenant_id: string;
   status: ScoringRequestView['status'];
   attempt: number;
+  max_attempts: number;
   requested_at: string;
   updated_at: string;
+  view_requested_at: string;
+  view_updated_at: string;
   match_score: number | null;
   risk_band: string | null;
   error_code: string | null;
-  view_json: string;
+  request_json: string;
+  result_json: string | null;
+  failure_json: string | null;
 }
 
 /** ISO-8601 in one shape (toISOString), so text order is time order. */
@@ -34,31 +41,67 @@ export function normalizeTime(at: string): string {
   return new Date(ms).toISOString();
 }
 
+/**
+ * The stored row splits the view: the request (large, written once per requested event) and the
+ * outcome are JSON columns, the rest are plain columns. Folding needs only the plain columns:
+ * evolveScoringView never carries an old result or failure into the next view, and it takes the
+ * request from the event on ai.scoring.requested (the request in `before` is a placeholder that is
+ * never written).
+ */
 function apply(db: ReadModelDatabase, event: DecodedEvent, tables: TableNames<Tables>): void {
   if (event.type !== 'ai.scoring.requested' && event.type !== 'ai.scoring.completed' && event.type !== 'ai.scoring.failed') return;
   const t = tables.requests;
-  const row = cachedStatement(db, `SELECT view_json FROM ${t} WHERE scoring_id = ?`).get(event.data.scoringId) as { view_json: string } | undefined;
-  const before = row ? (JSON.parse(row.view_json) as ScoringRequestView) : undefined;
+  const row = cachedStatement(db, `SELECT scoring_id, tenant_id, status, attempt, max_attempts, view_requested_at, view_updated_at FROM ${t} WHERE scoring_id = ?`).get(event.data.scoringId) as
+    | Pick<RequestRow, 'scoring_id' | 'tenant_id' | 'status' | 'attempt' | 'max_attempts' | 'view_requested_at' | 'view_updated_at'>
+    | undefined;
+  const before: ScoringRequestView | undefined = row
+    ? {
+        scoringId: row.scoring_id,
+        tenantId: row.tenant_id,
+        status: row.status,
+        attempt: row.attempt,
+        maxAttempts: row.max_attempts,
+        requestedAt: row.view_requested_at,
+        updatedAt: row.view_updated_at,
+        request: EXAMPLE_SCORING_REQUEST,
+      }
+    : undefined;
   const view = evolveScoringView(before, event);
   if (view === undefined || view === before) return;
-  cachedStatement(
-    db,
-    `INSERT INTO ${t} (scoring_id, tenant_id, status, attempt, requested_at, updated_at, match_score, risk_band, error_code, view_json)
-     VALUES (@scoringId, @tenantId, @status, @attempt, @requestedAt, @updatedAt, @matchScore, @riskBand, @errorCode, @view)
-     ON CONFLICT (scoring_id) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, requested_at = excluded.requested_at,
-       updated_at = excluded.updated_at, match_score = excluded.match_score, risk_band = excluded.risk_band, error_code = excluded.error_code, view_json = excluded.view_json`,
-  ).run({
+  const values = {
     scoringId: view.scoringId,
     tenantId: view.tenantId,
     status: view.status,
     attempt: view.attempt,
+    maxAttempts: view.maxAttempts,
     requestedAt: normalizeTime(view.requestedAt),
     updatedAt: normalizeTime(view.updatedAt),
+    viewRequestedAt: view.requestedAt,
+    viewUpdatedAt: view.updatedAt,
     matchScore: view.result?.matchScore ?? null,
     riskBand: view.result?.riskBand ?? null,
     errorCode: view.failure?.errorCode ?? null,
-    view: JSON.stringify(view),
-  });
+    result: view.result ? JSON.stringify(view.result) : null,
+    failure: view.failure ? JSON.stringify(view.failure) : null,
+  };
+  const { tenantId: _tenant, ...updates } = values;
+  if (event.type === 'ai.scoring.requested') {
+    cachedStatement(
+      db,
+      `INSERT INTO ${t} (scoring_id, tenant_id, status, attempt, max_attempts, requested_at, updated_at, view_requested_at, view_updated_at, match_score, risk_band, error_code, request_json, result_json, failure_json)
+       VALUES (@scoringId, @tenantId, @status, @attempt, @maxAttempts, @requestedAt, @updatedAt, @viewRequestedAt, @viewUpdatedAt, @matchScore, @riskBand, @errorCode, @request, @result, @failure)
+       ON CONFLICT (scoring_id) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, max_attempts = excluded.max_attempts, requested_at = excluded.requested_at,
+         updated_at = excluded.updated_at, view_requested_at = excluded.view_requested_at, view_updated_at = excluded.view_updated_at, match_score = excluded.match_score,
+         risk_band = excluded.risk_band, error_code = excluded.error_code, request_json = excluded.request_json, result_json = excluded.result_json, failure_json = excluded.failure_json`,
+    ).run({ ...values, request: JSON.stringify(event.data.request) });
+    return;
+  }
+  cachedStatement(
+    db,
+    `UPDATE ${t} SET status = @status, attempt = @attempt, max_attempts = @maxAttempts, requested_at = @requestedAt, updated_at = @updatedAt, view_requested_at = @viewRequestedAt,
+       view_updated_at = @viewUpdatedAt, match_score = @matchScore, risk_band = @riskBand, error_code = @errorCode, result_json = @result, failure_json = @failure
+     WHERE scoring_id = @scoringId`,
+  ).run(updates);
 }
 
 export const scoringStatusProjection: Projection<Tables> = Object.freeze({
@@ -74,12 +117,17 @@ export const scoringStatusProjection: Projection<Tables> = Object.freeze({
           tenant_id TEXT NOT NULL,
           status TEXT NOT NULL,
           attempt INTEGER NOT NULL,
+          max_attempts INTEGER NOT NULL,
           requested_at TEXT NOT NULL,
           updated_at TEXT NOT NULL,
+          view_requested_at TEXT NOT NULL,
+          view_updated_at TEXT NOT NULL,
           match_score INTEGER,
           risk_band TEXT,
           error_code TEXT,
-          view_json TEXT NOT NULL
+          request_json TEXT NOT NULL,
+          result_json TEXT,
+          failure_json TEXT
         );
         CREATE INDEX ${t.requests}_by_tenant ON ${t.requests} (tenant_id, requested_at DESC, scoring_id DESC);
         CREATE INDEX ${t.requests}_by_tenant_status ON ${t.requests} (tenant_id, status, requested_at DESC, scoring_id DESC);`,
@@ -106,7 +154,9 @@ function decodeCursor(cursor: string): CursorKey {
   return { requestedAt: match[1] as string, scoringId: match[2] as string };
 }
 
-function toSummary(row: RequestRow): ScoringSummary {
+type SummaryRow = Pick<RequestRow, 'scoring_id' | 'status' | 'attempt' | 'requested_at' | 'updated_at' | 'match_score' | 'risk_band' | 'error_code'>;
+
+function toSummary(row: SummaryRow): ScoringSummary {
   return {
     scoringId: row.scoring_id,
     status: row.status,
@@ -143,7 +193,10 @@ export function listScoringRequests(db: ReadModelDatabase, tenantId: string, que
     params['cursorAt'] = after.requestedAt;
     params['cursorId'] = after.scoringId;
   }
-  const rows = cachedStatement(db, `SELECT * FROM ${t} WHERE ${where.join(' AND ')} ORDER BY requested_at DESC, scoring_id DESC LIMIT @limit`).all(params) as RequestRow[];
+  const rows = cachedStatement(
+    db,
+    `SELECT scoring_id, status, attempt, requested_at, updated_at, match_score, risk_band, error_code FROM ${t} WHERE ${where.join(' AND ')} ORDER BY requested_at DESC, scoring_id DESC LIMIT @limit`,
+  ).all(params) as SummaryRow[];
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
@@ -155,8 +208,20 @@ export function listScoringRequests(db: ReadModelDatabase, tenantId: string, que
 /** One scoring request of the tenant (undefined when unknown or another tenant's). */
 export function getScoringRequest(db: ReadModelDatabase, tenantId: string, scoringId: string): ScoringRequestView | undefined {
   const t = activeTables(db, scoringStatusProjection).requests;
-  const row = cachedStatement(db, `SELECT view_json FROM ${t} WHERE scoring_id = ? AND tenant_id = ?`).get(scoringId, tenantId) as { view_json: string } | undefined;
-  return row ? (JSON.parse(row.view_json) as ScoringRequestView) : undefined;
+  const row = cachedStatement(db, `SELECT * FROM ${t} WHERE scoring_id = ? AND tenant_id = ?`).get(scoringId, tenantId) as RequestRow | undefined;
+  if (!row) return undefined;
+  return {
+    scoringId: row.scoring_id,
+    tenantId: row.tenant_id,
+    status: row.status,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    requestedAt: row.view_requested_at,
+    updatedAt: row.view_updated_at,
+    request: JSON.parse(row.request_json) as ScoringRequest,
+    ...(row.result_json !== null ? { result: JSON.parse(row.result_json) as NonNullable<ScoringRequestView['result']> } : {}),
+    ...(row.failure_json !== null ? { failure: JSON.parse(row.failure_json) as NonNullable<ScoringRequestView['failure']> } : {}),
+  };
 }
 
 /** Counts of the tenant's scoring requests by status (dashboard badge). */

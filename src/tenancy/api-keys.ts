@@ -21,6 +21,8 @@ export interface Tenant {
 }
 
 const KEY_PREFIX = 'mmp_';
+const AUTH_CACHE_MS = 30_000;
+const AUTH_CACHE_ENTRIES = 10_000;
 
 // API keys are 256-bit random secrets, so a fast hash is enough (no password stretching needed);
 // the key id in the clear lets us find the row without comparing every hash.
@@ -75,8 +77,28 @@ export class TenantDirectory {
     return { keyId, tenantId, role, apiKey: `${KEY_PREFIX}${keyId}_${secret}` };
   }
 
+  /**
+   * Keys seen recently, with when to check them again: the hot path of every request skips the
+   * hash and the lookup. Bounded; a revocation takes effect within AUTH_CACHE_MS.
+   */
+  private readonly recent = new Map<string, { principal: Principal; until: number }>();
+
   /** The principal behind a presented key, or undefined for a malformed, unknown or revoked one. */
   authenticate(presented: string): Principal | undefined {
+    const hit = this.recent.get(presented);
+    const now = Date.now();
+    if (hit && hit.until > now) return hit.principal;
+    const principal = this.lookup(presented);
+    if (principal) {
+      if (this.recent.size >= AUTH_CACHE_ENTRIES) this.recent.delete(this.recent.keys().next().value as string);
+      this.recent.set(presented, { principal, until: now + AUTH_CACHE_MS });
+    } else {
+      this.recent.delete(presented);
+    }
+    return principal;
+  }
+
+  private lookup(presented: string): Principal | undefined {
     const match = /^mmp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(presented);
     if (!match) return undefined;
     const [, keyId, secret] = match as unknown as [string, string, string];

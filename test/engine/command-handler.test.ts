@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { subscriptionDecider } from '../../src/aggregates/subscription.js';
+import { CommandHandler, ConcurrencyConflictError } from '../../src/engine/command-handler.js';
+import { EmbeddedEventStore } from '../../src/eventstore/embedded/sqlite-event-store.js';
+import { WrongExpectedVersionError } from '../../src/eventstore/errors.js';
+import type { EventStore } from '../../src/eventstore/port.js';
+
+const envelope = (tenantId: string) => ({ correlationId: 'c-1', causationId: 'c-1', tenantId, occurredAt: '2026-11-26T10:00:00.000Z' });
+const at = '2026-11-26T10:00:00.000Z';
+
+describe('CommandHandler', () => {
+  let store: EventStore | undefined;
+  afterEach(async () => store?.close());
+
+  it('decides on the latest state even when another handler (another process) appended since its cached load', async () => {
+    store = await EmbeddedEventStore.open({ path: ':memory:' });
+    const a = new CommandHandler(store);
+    const b = new CommandHandler(store);
+    const stream = 'subscription-acme';
+    await a.execute(stream, subscriptionDecider, { type: 'CreateSubscription', tenantId: 'acme', subscriptionId: '0b6f2a52-4a8b-4d69-9a53-5e5f5b1c2d3e', plan: 'starter', at }, envelope('acme'));
+    await b.execute(stream, subscriptionDecider, { type: 'ChangePlan', tenantId: 'acme', plan: 'pro', at }, envelope('acme'));
+    // a's cached state says 'starter'; the tail read must show 'pro', so pro → enterprise is an upgrade from pro.
+    const outcome = await a.execute(stream, subscriptionDecider, { type: 'ChangePlan', tenantId: 'acme', plan: 'enterprise', at }, envelope('acme'));
+    expect(outcome.events[0]).toMatchObject({ type: 'billing.subscription.updated', data: { previousPlan: 'pro', plan: 'enterprise' } });
+    expect(outcome.attempts).toBe(1);
+    expect((await a.load(stream, subscriptionDecider)).revision).toBe(2n);
+  });
+
+  it('gives up with ConcurrencyConflictError after the bounded attempts when the stream keeps moving', async () => {
+    const inner = await EmbeddedEventStore.open({ path: ':memory:' });
+    store = inner;
+    let appends = 0;
+    const racing: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      append: async (stream: string) => {
+        appends++;
+        throw new WrongExpectedVersionError(stream, 'no_stream', 0n);
+      },
+    });
+    const handler = new CommandHandler(racing, { maxAttempts: 3, backoffMs: 1 });
+    const error = await handler
+      .execute('subscription-busy', subscriptionDecider, { type: 'CreateSubscription', tenantId: 'busy', subscriptionId: '0b6f2a52-4a8b-4d69-9a53-5e5f5b1c2d3f', plan: 'pro', at }, envelope('busy'))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConcurrencyConflictError);
+    expect(appends).toBe(3);
+    expect(await inner.headPosition()).toBeUndefined();
+  });
+});
