@@ -84,7 +84,7 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
   const seconds = options.quick ? 5 : 15;
   const history = options.quick ? 100_000 : 1_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'mmp-bench-http-'));
-  const engine = await startEngine({ dataDir: dir, runHandlers: false });
+  const engine = await startEngine({ dataDir: dir, runHandlers: false, http: { rateLimit: false } });
   const figures: Figure[] = [];
   try {
     const bigTenant = engine.deps.tenants.createTenant('Bench Big', 'bench-big');

@@ -9,6 +9,12 @@ export interface Config {
   readonly scoringModelUrl?: string;
   readonly smtpUrl?: string;
   readonly production: boolean;
+  /** Requests per minute per API key; 0 disables the limit. */
+  readonly rateLimitPerMinute: number;
+  readonly bodyLimitBytes: number;
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  readonly paymentGatewayUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -21,8 +27,34 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Settings this engine reads; any other variable with our prefixes is named as unknown (a typo, usually). */
-const KNOWN = new Set(['HOST', 'PORT', 'DATA_DIR', 'EVENTSTORE_CONNECTION_STRING', 'LOG_LEVEL', 'SCORING_MODEL_URL', 'SMTP_URL', 'NODE_ENV', 'MMP_MASTER_KEY']);
-const OUR_PREFIXES = ['MMP_', 'EVENTSTORE_', 'SCORING_', 'SMTP_'];
+const KNOWN = new Set([
+  'HOST',
+  'PORT',
+  'DATA_DIR',
+  'EVENTSTORE_CONNECTION_STRING',
+  'LOG_LEVEL',
+  'SCORING_MODEL_URL',
+  'SMTP_URL',
+  'NODE_ENV',
+  'MMP_MASTER_KEY',
+  'MMP_RATE_LIMIT_PER_MINUTE',
+  'MMP_BODY_LIMIT_BYTES',
+  'TLS_CERT_FILE',
+  'TLS_KEY_FILE',
+  'PAYMENT_GATEWAY_URL',
+]);
+const OUR_PREFIXES = ['MMP_', 'EVENTSTORE_', 'SCORING_', 'SMTP_', 'TLS_', 'PAYMENT_'];
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number, problems: string[]): number {
+  const text = env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value > max) {
+    problems.push(`${name} must be a whole number from 0 to ${max}, got '${text}'`);
+    return fallback;
+  }
+  return value;
+}
 
 function isUrl(value: string, protocols: readonly string[]): boolean {
   try {
@@ -47,6 +79,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (scoringModelUrl && !isUrl(scoringModelUrl, ['http:', 'https:'])) problems.push(`SCORING_MODEL_URL must be an http(s) URL, got '${scoringModelUrl}'`);
   const smtpUrl = env.SMTP_URL?.trim() || undefined;
   if (smtpUrl && !isUrl(smtpUrl, ['smtp:', 'smtps:'])) problems.push(`SMTP_URL must be an smtp:// or smtps:// URL, got '${smtpUrl}'`);
+  const rateLimitPerMinute = wholeNumber(env, 'MMP_RATE_LIMIT_PER_MINUTE', 6_000, 10_000_000, problems);
+  const bodyLimitBytes = wholeNumber(env, 'MMP_BODY_LIMIT_BYTES', 1_048_576, 64 * 1_048_576, problems);
+  const tlsCertFile = env.TLS_CERT_FILE?.trim() || undefined;
+  const tlsKeyFile = env.TLS_KEY_FILE?.trim() || undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  const paymentGatewayUrl = env.PAYMENT_GATEWAY_URL?.trim() || undefined;
+  if (paymentGatewayUrl && !isUrl(paymentGatewayUrl, ['http:', 'https:'])) problems.push(`PAYMENT_GATEWAY_URL must be an http(s) URL, got '${paymentGatewayUrl}'`);
   for (const name of Object.keys(env)) {
     if (OUR_PREFIXES.some((prefix) => name.startsWith(prefix)) && !KNOWN.has(name)) problems.push(`unknown setting ${name}`);
   }
@@ -60,5 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(scoringModelUrl ? { scoringModelUrl } : {}),
     ...(smtpUrl ? { smtpUrl } : {}),
     production: env.NODE_ENV === 'production',
+    rateLimitPerMinute,
+    bodyLimitBytes,
+    ...(tlsCertFile && tlsKeyFile ? { tlsCertFile, tlsKeyFile } : {}),
+    ...(paymentGatewayUrl ? { paymentGatewayUrl } : {}),
   };
 }

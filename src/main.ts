@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startEngine } from './wiring.js';
@@ -6,7 +7,18 @@ import { ensureDemoTenant } from './tenancy/demo.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
-  const engine = await startEngine(config, logger);
+  const engine = await startEngine(
+    {
+      ...config,
+      requestLogs: true,
+      http: {
+        rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },
+        bodyLimit: config.bodyLimitBytes,
+        ...(config.tlsCertFile && config.tlsKeyFile ? { https: { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } } : {}),
+      },
+    },
+    logger,
+  );
   const demo = await ensureDemoTenant(engine.deps);
   const address = await engine.http.listen({ host: config.host, port: config.port });
   const base = address.replace('[::1]', 'localhost');

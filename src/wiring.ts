@@ -20,7 +20,7 @@ import type { EventStore } from './eventstore/port.js';
 import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
-import { buildHttpApi } from './http/server.js';
+import { buildHttpApi, type HttpOptions } from './http/server.js';
 import { registerAdminRoutes } from './http/routes/admin.js';
 import { ScoringWaiter } from './engine/scoring-waiter.js';
 import type { App } from './http/app.js';
@@ -80,6 +80,10 @@ export interface StartOptions extends StoreSettings {
   readonly smtpUrl?: string;
   /** The payment gateway; default a simulated one (outcomes settable per tenant). */
   readonly paymentGateway?: PaymentGateway;
+  /** Rate limit, TLS and body limit of the API. */
+  readonly http?: Pick<HttpOptions, 'rateLimit' | 'https' | 'bodyLimit'>;
+  /** Log every request (pino, with its correlation id). */
+  readonly requestLogs?: boolean;
 }
 
 /** Every projection and process manager of the engine, built once per deps. */
@@ -101,7 +105,11 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   if (settings.runHandlers !== false) await runner.start();
   const waiter = new ScoringWaiter(deps.store, logger);
   waiter.start();
-  const http = await buildHttpApi(deps, waiter, { logger: false, extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers)] });
+  const http = await buildHttpApi(deps, waiter, {
+    ...settings.http,
+    ...(settings.requestLogs ? { logger } : {}),
+    extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers)],
+  });
   return {
     deps,
     http,

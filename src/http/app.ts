@@ -1,24 +1,40 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CUSTOM_SCHEMA_KEYWORDS } from '../contracts/common.js';
 import type { TenantDirectory } from '../tenancy/api-keys.js';
-import { toHttpError } from './errors.js';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import { ApiError, toHttpError } from './errors.js';
 import { registerRequestContext } from './request-context.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
+export interface RateLimitOptions {
+  /** Requests per API key (or per client address before authentication) in each window. */
+  readonly max: number;
+  readonly timeWindowMs: number;
+}
+
 export interface AppOptions {
   readonly tenants: TenantDirectory;
-  readonly logger?: FastifyServerOptions['logger'];
+  /** A pino logger for request logs (each request's child carries its correlation id); none: silent. */
+  readonly logger?: FastifyBaseLogger;
   readonly bodyLimit?: number;
+  /** Per-key rate limit; false disables it (benchmarks). */
+  readonly rateLimit?: RateLimitOptions | false;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 6_000, timeWindowMs: 60_000 };
 
 /** The Fastify instance with docs, the request context and the one error mapping; routes are registered by the caller. */
 export async function createHttpApp(options: AppOptions): Promise<App> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     bodyLimit: options.bodyLimit ?? 1_048_576,
     // The correlation id doubles as the request id in logs.
     genReqId: () => crypto.randomUUID(),
@@ -48,7 +64,26 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
+  await app.register(helmet, {
+    // The API answers JSON; the docs page needs Swagger UI's inline scripts and styles.
+    contentSecurityPolicy: false,
+    ...(options.https ? {} : { hsts: false }),
+  });
+
   registerRequestContext(app, options.tenants);
+
+  if (options.rateLimit !== false) {
+    const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    await app.register(rateLimit, {
+      // After authentication (onRequest), so the budget is per API key rather than per address.
+      hook: 'preHandler',
+      max: limit.max,
+      timeWindow: limit.timeWindowMs,
+      keyGenerator: (request) => request.principal?.keyId ?? request.ip,
+      errorResponseBuilder: (_request, context) =>
+        new ApiError(429, 'RATE_LIMITED', `Rate limit of ${context.max} requests per ${Math.round(limit.timeWindowMs / 1000)} s exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+    });
+  }
 
   app.setErrorHandler(async (error, request, reply) => {
     const { status, body, bug } = toHttpError(error);

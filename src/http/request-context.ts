@@ -52,6 +52,7 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
       request.correlationId = randomUUID();
     }
     reply.header(CORRELATION_HEADER, request.correlationId);
+    request.log = request.log.child({ correlationId: request.correlationId });
 
     const access = request.routeOptions.config.access ?? 'public';
     if (access === 'public') return;

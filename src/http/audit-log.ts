@@ -1,0 +1,58 @@
+import { Type, type Static } from 'typebox';
+import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+
+export const AuditEntrySchema = Type.Object({
+  at: Type.String({ format: 'date-time' }),
+  keyId: Type.Union([Type.String(), Type.Null()], { description: 'API key id, null when the caller was not authenticated' }),
+  role: Type.Union([Type.String(), Type.Null()]),
+  tenantId: Type.String(),
+  action: Type.String({ description: 'METHOD /route/pattern', examples: ['POST /scorings'] }),
+  target: Type.String({ description: 'The URL called' }),
+  correlationId: Type.String(),
+  status: Type.Integer(),
+  outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('refused'), Type.Literal('failed')]),
+});
+export type AuditEntry = Static<typeof AuditEntrySchema>;
+
+/** Who did what, when, under which correlation id, and how it ended: every command and admin action. */
+export class AuditLog {
+  private readonly insert;
+  private readonly page;
+
+  constructor(db: ReadModelDatabase) {
+    migrate(db, 'audit', [
+      {
+        version: 1,
+        sql: `CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, key_id TEXT, role TEXT, tenant_id TEXT NOT NULL,
+                action TEXT NOT NULL, target TEXT NOT NULL, correlation_id TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL);
+              CREATE INDEX audit_log_by_tenant ON audit_log (tenant_id, seq);`,
+      },
+    ]);
+    this.insert = db.prepare('INSERT INTO audit_log (at, key_id, role, tenant_id, action, target, correlation_id, status, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.page = db.prepare<[string, number, number], { seq: number; at: string; key_id: string | null; role: string | null; tenant_id: string; action: string; target: string; correlation_id: string; status: number; outcome: AuditEntry['outcome'] }>(
+      'SELECT * FROM audit_log WHERE tenant_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    );
+  }
+
+  record(entry: AuditEntry): void {
+    this.insert.run(entry.at, entry.keyId, entry.role, entry.tenantId, entry.action, entry.target, entry.correlationId, entry.status, entry.outcome);
+  }
+
+  /** Newest first; `before` is the seq cursor of the previous page. */
+  list(tenantId: string, limit: number, before?: number): { entries: AuditEntry[]; nextCursor?: number } {
+    const rows = this.page.all(tenantId, before ?? Number.MAX_SAFE_INTEGER, limit);
+    const entries = rows.map((row) => ({
+      at: row.at,
+      keyId: row.key_id,
+      role: row.role,
+      tenantId: row.tenant_id,
+      action: row.action,
+      target: row.target,
+      correlationId: row.correlation_id,
+      status: row.status,
+      outcome: row.outcome,
+    }));
+    const last = rows.at(-1);
+    return rows.length === limit && last ? { entries, nextCursor: last.seq } : { entries };
+  }
+}
