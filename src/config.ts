@@ -15,6 +15,8 @@ export interface Config {
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
   readonly paymentGatewayUrl?: string;
+  /** issue 5: MMP_MASTER_KEY, 32 bytes base64 (required in production; see src/security/master-key.ts). */
+  readonly masterKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +88,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE must be set together');
   const paymentGatewayUrl = env.PAYMENT_GATEWAY_URL?.trim() || undefined;
   if (paymentGatewayUrl && !isUrl(paymentGatewayUrl, ['http:', 'https:'])) problems.push(`PAYMENT_GATEWAY_URL must be an http(s) URL, got '${paymentGatewayUrl}'`);
+  // issue 5: the master key of the personal-data keys (src/security).
+  const masterKey = env.MMP_MASTER_KEY?.trim() || undefined;
+  if (masterKey !== undefined && !(/^[A-Za-z0-9+/]+={0,2}$/.test(masterKey) && Buffer.from(masterKey, 'base64').length === 32)) {
+    problems.push('MMP_MASTER_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
+  if (masterKey === undefined && env.NODE_ENV === 'production') {
+    problems.push("MMP_MASTER_KEY is required when NODE_ENV=production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`); it wraps the keys of the borrowers' personal data");
+  }
   for (const name of Object.keys(env)) {
     if (OUR_PREFIXES.some((prefix) => name.startsWith(prefix)) && !KNOWN.has(name)) problems.push(`unknown setting ${name}`);
   }
@@ -103,5 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes,
     ...(tlsCertFile && tlsKeyFile ? { tlsCertFile, tlsKeyFile } : {}),
     ...(paymentGatewayUrl ? { paymentGatewayUrl } : {}),
+    ...(masterKey ? { masterKey } : {}), // issue 5
   };
 }

@@ -22,19 +22,40 @@ import { TenantDirectory } from './tenancy/api-keys.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi, type HttpOptions } from './http/server.js';
 import { registerAdminRoutes } from './http/routes/admin.js';
+import { registerReadModelRoutes } from './http/routes/read-models.js';
+import { RebuildTracker } from './engine/rebuild.js';
+import { OutboxEmailTransport } from './integrations/email/outbox.js';
+import { createProjections, projectionHandlers, type Projection } from './projections/index.js';
 import { ScoringWaiter } from './engine/scoring-waiter.js';
 import type { App } from './http/app.js';
+import { openEncryptedEventStore } from './security/open.js';
+import { linkPersonalData } from './security/personal-data.js';
+import { registerPersonalDataRoutes } from './security/routes.js';
 
 export interface StoreSettings {
   /** Folder of the embedded store and the read models; ':memory:' keeps both in memory (tests). */
   readonly dataDir: string;
   readonly eventStoreConnectionString?: string;
+  // --- issue 5 (personal data, src/security): encryption at rest of the sensitive fields ---
+  /** MMP_MASTER_KEY (32 bytes, base64); required in production, generated in dataDir in development. */
+  readonly masterKey?: string | undefined;
+  /** Refuse to start without masterKey. Default NODE_ENV === 'production'. */
+  readonly production?: boolean | undefined;
+  /** The key store; default `<dataDir>/keys.db` (':memory:' with an in-memory dataDir). */
+  readonly keyStorePath?: string | undefined;
 }
 
-/** The production store when configured, else the embedded one in `dataDir`. */
-export async function openEventStore(settings: StoreSettings): Promise<EventStore> {
-  if (settings.eventStoreConnectionString) return EventStoreDbStore.connect(settings.eventStoreConnectionString);
-  return EmbeddedEventStore.open({ path: settings.dataDir === ':memory:' ? ':memory:' : join(settings.dataDir, 'events.db') });
+/** The production store when configured, else the embedded one in `dataDir`; personal fields encrypted (src/security). */
+export async function openEventStore(settings: StoreSettings, logger?: Logger): Promise<EventStore> {
+  // issue 5: every store is wrapped, so every caller above sees plaintext and the files hold ciphertext.
+  return openEncryptedEventStore(
+    settings,
+    async () => {
+      if (settings.eventStoreConnectionString) return EventStoreDbStore.connect(settings.eventStoreConnectionString);
+      return EmbeddedEventStore.open({ path: settings.dataDir === ':memory:' ? ':memory:' : join(settings.dataDir, 'events.db') });
+    },
+    logger,
+  );
 }
 
 export interface EngineDepsOptions extends StoreSettings {
@@ -47,7 +68,9 @@ export async function createEngineDeps(options: EngineDepsOptions): Promise<Engi
   const logger = options.logger ?? pino({ level: 'silent' });
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
-  const store = instrumentStore(await openEventStore(options), metrics);
+  const encrypted = await openEventStore(options, logger);
+  const store = instrumentStore(encrypted, metrics);
+  linkPersonalData(store, encrypted); // issue 5: POST /admin/borrowers/forget finds the key store
   const readDb = openReadModelDatabase(options.dataDir === ':memory:' ? ':memory:' : join(options.dataDir, 'read-models.db'));
   const tenants = new TenantDirectory(readDb);
   const commands = new CommandHandler(store);
@@ -64,6 +87,9 @@ export interface RunningEngine {
   readonly deps: EngineDeps;
   readonly http: App;
   readonly runner: SubscriptionRunner;
+  readonly rebuilds: RebuildTracker;
+  readonly handlers: readonly EventHandler[];
+  readonly projections: readonly Projection[];
   /** Stop accepting requests, drain handlers (checkpointing), close the stores. */
   stop(): Promise<void>;
 }
@@ -87,20 +113,37 @@ export interface StartOptions extends StoreSettings {
 }
 
 /** Every projection and process manager of the engine, built once per deps. */
-export function createHandlers(deps: EngineDeps, options: StartOptions): { handlers: EventHandler[]; onBusinessError: BusinessErrorHook; email: EmailTransport; gateway: PaymentGateway } {
+export interface EngineHandlers {
+  readonly handlers: EventHandler[];
+  readonly projections: readonly Projection[];
+  readonly onBusinessError: BusinessErrorHook;
+  readonly email: EmailTransport;
+  readonly gateway: PaymentGateway;
+}
+
+/** Every projection and process manager of the engine, built once per deps. */
+export function createHandlers(deps: EngineDeps, options: StartOptions): EngineHandlers {
   const model = options.scoringModel ?? (options.scoringModelUrl ? new HttpScoringModel({ baseUrl: options.scoringModelUrl }) : new InProcessUnderwritingModel());
   const ai = createAiProcessManagers(deps, { model, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) });
   deps.scoring.addAdmissionCheck(ai.admission);
   const email = createEmailTransport(deps.readDb, options.smtpUrl !== undefined ? { smtpUrl: options.smtpUrl } : {});
   const gateway = options.paymentGateway ?? createPaymentGateway();
   const notifications = createNotificationProcessManagers(deps, { email, gateway });
-  return { handlers: [...ai.handlers, ...notifications.handlers], onBusinessError: notifications.onBusinessError, email, gateway };
+  const projections = createProjections();
+  return {
+    handlers: [...projectionHandlers(deps, projections), ...ai.handlers, ...notifications.handlers],
+    projections,
+    onBusinessError: notifications.onBusinessError,
+    email,
+    gateway,
+  };
 }
 
 /** Wires the whole engine: deps, projections and process managers on the runner, and the HTTP API. */
 export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
   const deps = await createEngineDeps({ ...settings, logger });
-  const { handlers, onBusinessError } = createHandlers(deps, settings);
+  const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
+  const rebuilds = new RebuildTracker(deps, projections);
   const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
   if (settings.runHandlers !== false) await runner.start();
   const waiter = new ScoringWaiter(deps.store, logger);
@@ -108,14 +151,18 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const http = await buildHttpApi(deps, waiter, {
     ...settings.http,
     ...(settings.requestLogs ? { logger } : {}),
-    extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers)],
+    extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers), (app) => registerPersonalDataRoutes(app, deps)],
   });
   return {
     deps,
     http,
     runner,
+    rebuilds,
+    handlers,
+    projections,
     async stop() {
       await http.close();
+      await rebuilds.stop();
       await waiter.close();
       await runner.stop();
       deps.breakers.shutdown();

@@ -18,3 +18,4 @@ export * from './api/scoring.js';
 export * from './api/billing.js';
 export * from './api/analytics.js';
 export * from './api/events.js';
+export * from './api/read-models.js';

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DecodedEvent } from '../contracts/events/codec.js';
 import { decodeEvent } from '../contracts/events/codec.js';
-import { type EventFilter, type EventStore, type Position, type RecordedEvent } from '../eventstore/port.js';
+import type { CatchUpSubscription, EventFilter, EventStore, Position, RecordedEvent } from '../eventstore/port.js';
 import {
   activeTableSet,
   applyBatch,
@@ -35,6 +35,7 @@ import {
   updateRegistry,
   type Projection,
   type ProjectionEffectDeps,
+  type TableNames,
 } from '../projections/projection.js';
 import type { RebuildProgressView, RebuildStatusView } from '../contracts/api/read-models.js';
 import { describeError } from './failures.js';
@@ -56,7 +57,7 @@ export interface RebuildProgress {
 
 export interface RebuildOptions {
   onProgress?(progress: RebuildProgress): void;
-  /** Events per transaction. Default 1,000. */
+  /** Events per transaction. Default 500. */
   readonly batchSize?: number;
   /** Minimum time between two progress reports while replaying, ms (phase changes always report). Default 250. */
   readonly progressIntervalMs?: number;
@@ -80,7 +81,11 @@ export interface RebuildResult {
   /** Ids the live handler had handled that the replay never saw (deleted/scavenged events). */
   readonly missingFromReplay: number;
   readonly position: Position | undefined;
+  /** Start to finish (swap and clean-up included). */
   readonly durationMs: number;
+  /** Time spent reading and applying events (the replay rate is events / replayMs). */
+  readonly replayMs: number;
+  /** Replay rate: events per second of replay time. */
   readonly eventsPerSecond: number;
 }
 
@@ -118,7 +123,7 @@ function abortError(signal: AbortSignal): Error {
 export async function rebuildProjection<K extends string>(deps: ProjectionEffectDeps, projection: Projection<K>, options: RebuildOptions = {}): Promise<RebuildResult> {
   const db = deps.readDb;
   const { store, logger } = deps;
-  const batchSize = Math.max(1, options.batchSize ?? 1_000);
+  const batchSize = Math.max(1, options.batchSize ?? 500);
   const progressInterval = options.progressIntervalMs ?? 250;
   const swapLag = options.swapLagEvents ?? 500;
   const maxRounds = options.maxCatchUpRounds ?? 10;
@@ -171,29 +176,16 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
     report(true);
   };
 
-  // 1. Fresh tables.
-  const live = activeTableSet(db, projection);
-  const before = registryRow(db, projection);
-  if (before.rebuildingPrefix) {
-    log.warn({ leftover: before.rebuildingPrefix }, 'dropping the tables of an abandoned rebuild');
-    dropProjectionTables(db, projection, before.rebuildingPrefix);
-  }
-  if (before.retiredPrefix) dropProjectionTables(db, projection, before.retiredPrefix);
-  const generation = before.lastGeneration + 1;
-  const prefix = `${projection.name}__rebuild_${generation}`;
-  db.transaction(() => updateRegistry(db, projection.name, { lastGeneration: generation, rebuildingPrefix: prefix, retiredPrefix: null }))();
-  dropProjectionTables(db, projection, prefix);
-  const tables = createProjectionTables(db, projection, prefix);
-  log.info({ generation, prefix, serving: live.group }, 'rebuild started');
-  enter('starting');
-
   const filter = projectionFilter(projection);
-  const subscription = store.subscribeToAll({ fromPosition: 'start', filter });
-  const iterator = subscription[Symbol.asyncIterator]();
+  let subscription: CatchUpSubscription | undefined;
+  let iterator: AsyncIterator<RecordedEvent> | undefined;
   let swapped = false;
+  let prefix: string | undefined;
+  let tables: TableNames<K> | undefined;
 
+  let replayMs = 0;
   const flush = (batch: DecodedEvent[]): void => {
-    if (batch.length === 0) return;
+    if (batch.length === 0 || tables === undefined || prefix === undefined) return;
     applied += applyBatch(db, projection, tables, prefix, batch);
     batch.length = 0;
     report(false);
@@ -201,8 +193,9 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
 
   /** Replays until the event at `target` (a matching event's position) has been applied. */
   const drainTo = async (target: Position | undefined): Promise<number> => {
-    if (target === undefined || (position !== undefined && position.commit >= target.commit)) return 0;
+    if (target === undefined || iterator === undefined || (position !== undefined && position.commit >= target.commit)) return 0;
     const startEvents = events;
+    const startTime = performance.now();
     const batch: DecodedEvent[] = [];
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
@@ -222,10 +215,31 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
       if (recorded.position.commit >= target.commit) break;
     }
     flush(batch);
+    replayMs += performance.now() - startTime;
     return events - startEvents;
   };
 
   try {
+    // 1. Fresh tables.
+    const live = activeTableSet(db, projection);
+    const before = registryRow(db, projection);
+    if (before.rebuildingPrefix) {
+      log.warn({ leftover: before.rebuildingPrefix }, 'dropping the tables of an abandoned rebuild');
+      dropProjectionTables(db, projection, before.rebuildingPrefix);
+    }
+    if (before.retiredPrefix) dropProjectionTables(db, projection, before.retiredPrefix);
+    const generation = before.lastGeneration + 1;
+    const newPrefix = `${projection.name}__rebuild_${generation}`;
+    prefix = newPrefix;
+    db.transaction(() => updateRegistry(db, projection.name, { lastGeneration: generation, rebuildingPrefix: newPrefix, retiredPrefix: null }))();
+    dropProjectionTables(db, projection, newPrefix);
+    const newTables = createProjectionTables(db, projection, newPrefix);
+    tables = newTables;
+    log.info({ generation, prefix: newPrefix, serving: live.group }, 'rebuild started');
+    enter('starting');
+    subscription = store.subscribeToAll({ fromPosition: 'start', filter });
+    iterator = subscription[Symbol.asyncIterator]();
+
     // 2. Replay to the last matching event at the start.
     head = await store.headPosition();
     enter('replaying');
@@ -247,20 +261,27 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
       head = await store.headPosition();
       await drainTo(await lastMatchingPosition(store, filter));
       const current = registryRow(db, projection);
-      if (current.prefix !== live.group || current.rebuildingPrefix !== prefix) throw new Error(`The registry of '${projection.name}' changed during the rebuild`);
+      if (current.prefix !== live.group || current.rebuildingPrefix !== newPrefix) throw new Error(`The registry of '${projection.name}' changed during the rebuild`);
       const from = tableNames(projection, current.prefix);
       db.transaction(() => {
         missingFromReplay = (
           db
             .prepare('SELECT COUNT(*) AS n FROM handled_events o WHERE o.group_name = ? AND NOT EXISTS (SELECT 1 FROM handled_events r WHERE r.group_name = ? AND r.event_id = o.event_id)')
-            .get(current.prefix, prefix) as { n: number }
+            .get(current.prefix, newPrefix) as { n: number }
         ).n;
-        projection.carryOver?.(db, { from, to: tables, fromGroup: current.prefix, toGroup: prefix });
-        updateRegistry(db, projection.name, { prefix, generation, rebuildingPrefix: null, retiredPrefix: current.prefix, swappedAt: new Date().toISOString() });
+        projection.carryOver?.(db, { from, to: newTables, fromGroup: current.prefix, toGroup: newPrefix });
+        updateRegistry(db, projection.name, { prefix: newPrefix, generation, rebuildingPrefix: null, retiredPrefix: current.prefix, swappedAt: new Date().toISOString() });
       }).immediate();
       swapped = true;
       if (missingFromReplay > 0) log.warn({ missingFromReplay }, 'the live read model had handled events the replay did not see (deleted or scavenged)');
-      if (projection.afterCommit) await projection.afterCommit(deps, tables);
+      // Side effects the swap made due (e.g. alerts of events the live handler had not seen yet).
+      if (projection.afterCommit) {
+        try {
+          await projection.afterCommit(deps, newTables);
+        } catch (error) {
+          log.warn({ err: error }, 'afterCommit after the swap failed: the live handler retries it with its next event');
+        }
+      }
     });
 
     // Old tables are referenced by nobody now.
@@ -275,19 +296,20 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
     const result: RebuildResult = {
       projection: projection.name,
       generation,
-      prefix,
+      prefix: newPrefix,
       events,
       applied,
       skippedCorrupt,
       missingFromReplay,
       position,
       durationMs,
-      eventsPerSecond: durationMs > 0 ? (events * 1000) / durationMs : 0,
+      replayMs,
+      eventsPerSecond: replayMs > 0 ? (events * 1000) / replayMs : 0,
     };
     log.info({ ...result, position: position?.commit.toString() }, 'rebuild swapped in');
     return result;
   } catch (error) {
-    if (!swapped) {
+    if (!swapped && prefix !== undefined) {
       try {
         dropProjectionTables(db, projection, prefix);
         db.transaction(() => updateRegistry(db, projection.name, { rebuildingPrefix: null }))();
@@ -299,7 +321,7 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
     throw error;
   } finally {
     names.delete(projection.name);
-    await subscription.unsubscribe().catch(() => undefined);
+    await subscription?.unsubscribe().catch(() => undefined);
   }
 }
 

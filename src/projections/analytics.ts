@@ -1,25 +1,28 @@
 /**
  * analytics: per tenant (metadata.tenantId) and UTC day (of metadata.occurredAt):
  * - counts by event type (every domain event: ai., billing., analytics., notification.);
- * - scorings requested / completed / failed (attempts), success rate = completed / (completed +
+ * - scorings requested / completed / failed (attempts); success rate = completed / (completed +
  *   failed attempts);
  * - scoring time = first ai.scoring.requested (attempt 1) → ai.scoring.completed, by occurredAt,
- *   on the day of the completion: average and nearest-rank p95;
+ *   counted on the day of the completion: average, and nearest-rank p95 computed at query time
+ *   from the day's durations (exact, no per-event percentile upkeep);
  * - revenue (billing.payment.succeeded amountCents) and AI cost (costCents of completed and
  *   failed attempts).
  *
- * KPI alerts: when a day's KPI is past a configured threshold (success rate below, p95 above,
- * AI cost above), the apply records an alert row (an outbox) keyed (tenant, day, metric,
- * threshold) in the same transaction; afterCommit then appends analytics.metric.updated with a
- * deterministic id from that key to `analytics-metrics-{tenantId}` (expected revision 'any') and
- * marks the row emitted. A crash between the two redoes the append with the same id. At most one
- * alert per key (the row's primary key), whatever the redeliveries. A rebuild replays alerts into
- * its own outbox but never emits them: the swap carries the serving set's statuses over and
- * suppresses what the live handler had already seen (see carryOver).
+ * KPI alerts: when a day's KPI goes past a configured threshold (success rate below, p95 above,
+ * AI cost above) the apply records an alert row (an outbox) keyed (tenant, day, metric, threshold)
+ * in the same transaction; at most one per key. "p95 above T" is checked in O(1) per event with a
+ * per-day count of durations above T (p95 > T ⟺ count − above < ⌈0.95·count⌉); the p95 value is
+ * read only when the condition turns true. afterCommit then appends analytics.metric.updated with
+ * a deterministic id from that key to `analytics-metrics-{tenantId}` (expected revision 'any') and
+ * marks the row emitted; a crash between the two redoes the append with the same id. A rebuild
+ * replays alerts into its own outbox but never emits them: the swap carries the serving set's
+ * statuses over and suppresses what the live handler had already seen (see carryOver).
  *
  * Metric names are those of the analytics.metric.updated contract: success rate →
  * `scorings_completed` in `percent`, p95 → `scoring_latency_ms` in `ms`, daily AI cost →
- * `ai_cost_cents` in `cents`; window 'day', windowStart = the day at 00:00Z.
+ * `ai_cost_cents` in `cents`; window 'day', windowStart = the day at 00:00Z. Thresholds are part
+ * of the read model (the above-threshold count): changing them needs a rebuild.
  */
 import type { AnalyticsDay, AnalyticsSeries, MetricAlert } from '../contracts/api/read-models.js';
 import { ANALYTICS_MAX_DAYS } from '../contracts/api/read-models.js';
@@ -27,7 +30,7 @@ import type { METRICS } from '../contracts/events/analytics.js';
 import { toEventData, type DecodedEvent } from '../contracts/events/codec.js';
 import { deterministicEventId } from '../contracts/ids.js';
 import type { ReadModelDatabase } from '../readmodel/database.js';
-import { activeTables, cachedStatement, type Projection, type ProjectionEffectDeps, type TableNames, type TableSwap } from './projection.js';
+import { activeTables, cachedStatement, prepared, type Projection, type ProjectionEffectDeps, type TableNames, type TableSwap } from './projection.js';
 
 type Tables = 'daily' | 'event_counts' | 'scoring_starts' | 'durations' | 'alerts';
 type T = TableNames<Tables>;
@@ -72,11 +75,14 @@ interface DailyRow {
   score_sum: number;
   duration_count: number;
   duration_sum_ms: number;
-  p95_ms: number | null;
+  /** Durations above the configured maxP95ScoringMs: p95 > threshold ⟺ count − this < ⌈0.95 count⌉. */
+  durations_over_threshold: number;
   revenue_cents: number;
   payments_succeeded: number;
   ai_cost_cents: number;
 }
+
+type Counters = Omit<DailyRow, 'tenant_id' | 'day'>;
 
 interface AlertRow {
   tenant_id: string;
@@ -93,8 +99,11 @@ interface AlertRow {
   status: MetricAlert['status'];
 }
 
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T/;
+
 function dayOf(at: string): string {
-  return new Date(Date.parse(at)).toISOString().slice(0, 10);
+  // Offsets other than Z move the UTC day: normalise those.
+  return at.endsWith('Z') && ISO_RE.test(at) ? at.slice(0, 10) : new Date(Date.parse(at)).toISOString().slice(0, 10);
 }
 
 function successRate(completed: number, failed: number): number | undefined {
@@ -102,128 +111,209 @@ function successRate(completed: number, failed: number): number | undefined {
   return total === 0 ? undefined : (completed * 100) / total;
 }
 
-function daily(db: ReadModelDatabase, t: T, tenantId: string, day: string): DailyRow {
-  cachedStatement(db, `INSERT OR IGNORE INTO ${t.daily} (tenant_id, day) VALUES (?, ?)`).run(tenantId, day);
-  return cachedStatement(db, `SELECT * FROM ${t.daily} WHERE tenant_id = ? AND day = ?`).get(tenantId, day) as DailyRow;
-}
-
-function bump(db: ReadModelDatabase, t: T, tenantId: string, day: string, changes: Partial<Record<Exclude<keyof DailyRow, 'tenant_id' | 'day' | 'p95_ms'>, number>>): void {
-  const entries = Object.entries(changes).filter(([, v]) => v !== undefined && v !== 0);
-  if (entries.length === 0) return;
-  cachedStatement(db, `UPDATE ${t.daily} SET ${entries.map(([k]) => `${k} = ${k} + @${k}`).join(', ')} WHERE tenant_id = @tenant AND day = @day`).run({
-    ...Object.fromEntries(entries),
-    tenant: tenantId,
-    day,
-  });
-}
-
-/** Nearest-rank p95 of the day's durations. */
-function p95(db: ReadModelDatabase, t: T, tenantId: string, day: string, count: number): number | null {
-  if (count === 0) return null;
-  const rank = Math.ceil(0.95 * count);
-  const row = cachedStatement(db, `SELECT duration_ms FROM ${t.durations} WHERE tenant_id = ? AND day = ? ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).get(tenantId, day, count - rank) as
-    | { duration_ms: number }
-    | undefined;
-  return row?.duration_ms ?? null;
-}
-
-function recordAlert(
-  db: ReadModelDatabase,
-  t: T,
-  event: DecodedEvent,
-  day: string,
-  alert: { metric: Metric; threshold: number; value: number; previous: number | undefined; unit: Unit },
-): void {
-  const tenantId = event.metadata.tenantId;
-  cachedStatement(
-    db,
-    `INSERT OR IGNORE INTO ${t.alerts} (tenant_id, day, metric, threshold, value, previous_value, unit, event_id, trigger_event_id, correlation_id, occurred_at, status)
-     VALUES (@tenantId, @day, @metric, @threshold, @value, @previous, @unit, @eventId, @trigger, @correlation, @occurredAt, 'pending')`,
-  ).run({
-    tenantId,
-    day,
-    metric: alert.metric,
-    threshold: alert.threshold,
-    value: alert.value,
-    previous: alert.previous ?? null,
-    unit: alert.unit,
-    eventId: metricAlertEventId(tenantId, day, alert.metric, alert.threshold),
-    trigger: event.id,
-    correlation: event.metadata.correlationId,
-    occurredAt: event.metadata.occurredAt,
-  });
-}
-
-function checkThresholds(db: ReadModelDatabase, t: T, event: DecodedEvent, day: string, before: DailyRow, thresholds: AnalyticsThresholds): void {
-  const after = daily(db, t, event.metadata.tenantId, day);
-  const samples = after.scorings_completed + after.scorings_failed;
-  const rate = successRate(after.scorings_completed, after.scorings_failed);
-  if (rate !== undefined && samples >= thresholds.minSamples && rate < thresholds.minSuccessRatePercent) {
-    recordAlert(db, t, event, day, {
-      metric: 'scorings_completed',
-      threshold: thresholds.minSuccessRatePercent,
-      value: Math.round(rate * 100) / 100,
-      previous: roundOrUndefined(successRate(before.scorings_completed, before.scorings_failed)),
-      unit: 'percent',
-    });
-  }
-  if (after.p95_ms !== null && after.duration_count >= thresholds.minSamples && after.p95_ms > thresholds.maxP95ScoringMs) {
-    recordAlert(db, t, event, day, { metric: 'scoring_latency_ms', threshold: thresholds.maxP95ScoringMs, value: after.p95_ms, previous: before.p95_ms ?? undefined, unit: 'ms' });
-  }
-  if (after.ai_cost_cents > thresholds.maxDailyAiCostCents) {
-    recordAlert(db, t, event, day, { metric: 'ai_cost_cents', threshold: thresholds.maxDailyAiCostCents, value: after.ai_cost_cents, previous: before.ai_cost_cents, unit: 'cents' });
-  }
-}
-
-function roundOrUndefined(value: number | undefined): number | undefined {
+function round2(value: number | undefined): number | undefined {
   return value === undefined ? undefined : Math.round(value * 100) / 100;
 }
 
-function applyWith(thresholds: AnalyticsThresholds) {
-  return (db: ReadModelDatabase, event: DecodedEvent, t: T): void => {
+const EMPTY: Counters = Object.freeze({
+  scorings_requested: 0,
+  scorings_completed: 0,
+  scorings_failed: 0,
+  score_sum: 0,
+  duration_count: 0,
+  duration_sum_ms: 0,
+  durations_over_threshold: 0,
+  revenue_cents: 0,
+  payments_succeeded: 0,
+  ai_cost_cents: 0,
+});
+
+/** Nearest-rank p95 of a day's durations, optionally leaving one scoring out (the value before it). */
+function p95(db: ReadModelDatabase, t: T, tenantId: string, day: string, count: number, without?: string): number | undefined {
+  if (count <= 0) return undefined;
+  const rank = Math.ceil(0.95 * count);
+  const row = (
+    without === undefined
+      ? prepared(db, t, 'p95', (n) => `SELECT duration_ms FROM ${n.durations} WHERE tenant_id = ? AND day = ? ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).get(tenantId, day, count - rank)
+      : prepared(db, t, 'p95-without', (n) => `SELECT duration_ms FROM ${n.durations} WHERE tenant_id = ? AND day = ? AND scoring_id <> ? ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).get(
+          tenantId,
+          day,
+          without,
+          count - rank,
+        )
+  ) as { duration_ms: number } | undefined;
+  return row?.duration_ms;
+}
+
+function latencyOver(c: Counters, thresholds: AnalyticsThresholds): boolean {
+  return c.duration_count >= thresholds.minSamples && c.duration_count - c.durations_over_threshold < Math.ceil(0.95 * c.duration_count);
+}
+
+function rateBelow(c: Counters, thresholds: AnalyticsThresholds): boolean {
+  const rate = successRate(c.scorings_completed, c.scorings_failed);
+  return rate !== undefined && c.scorings_completed + c.scorings_failed >= thresholds.minSamples && rate < thresholds.minSuccessRatePercent;
+}
+
+/**
+ * One transaction's worth of analytics: daily counters and event counts are folded in memory
+ * (loaded once per tenant and day, written once), scoring starts, durations and alerts are
+ * written as they come. Thresholds are checked after every event on the exact counters, so the
+ * result does not depend on how events are batched (live: one at a time; rebuild: many).
+ * An alert is recorded when its condition turns true (at most once per key: the primary key).
+ */
+class AnalyticsBatch {
+  readonly #days = new Map<string, { tenantId: string; day: string; counters: Counters }>();
+  readonly #counts = new Map<string, { tenantId: string; day: string; type: string; n: number }>();
+
+  constructor(
+    private readonly db: ReadModelDatabase,
+    private readonly t: T,
+    private readonly thresholds: AnalyticsThresholds,
+  ) {}
+
+  #day(tenantId: string, day: string): Counters {
+    const key = `${tenantId}\u0000${day}`;
+    let entry = this.#days.get(key);
+    if (!entry) {
+      const row = prepared(this.db, this.t, 'daily', (n) => `SELECT * FROM ${n.daily} WHERE tenant_id = ? AND day = ?`).get(tenantId, day) as DailyRow | undefined;
+      const { tenant_id: _t, day: _d, ...counters } = row ?? { tenant_id: tenantId, day, ...EMPTY };
+      entry = { tenantId, day, counters };
+      this.#days.set(key, entry);
+    }
+    return entry.counters;
+  }
+
+  apply(event: DecodedEvent): void {
+    const { db, t, thresholds } = this;
     const tenantId = event.metadata.tenantId;
     const day = dayOf(event.metadata.occurredAt);
-    cachedStatement(db, `INSERT INTO ${t.event_counts} (tenant_id, day, event_type, count) VALUES (?, ?, ?, 1) ON CONFLICT (tenant_id, day, event_type) DO UPDATE SET count = count + 1`).run(
-      tenantId,
-      day,
-      event.type,
-    );
-    const before = daily(db, t, tenantId, day);
+    const countKey = `${tenantId}\u0000${day}\u0000${event.type}`;
+    const count = this.#counts.get(countKey);
+    if (count) count.n += 1;
+    else this.#counts.set(countKey, { tenantId, day, type: event.type, n: 1 });
+
+    const c = this.#day(tenantId, day);
+    const before: Counters = { ...c };
     switch (event.type) {
-      case 'ai.scoring.requested': {
-        bump(db, t, tenantId, day, { scorings_requested: 1 });
-        cachedStatement(db, `INSERT OR IGNORE INTO ${t.scoring_starts} (scoring_id, tenant_id, requested_at_ms) VALUES (?, ?, ?)`).run(
-          event.data.scoringId,
-          tenantId,
-          Date.parse(event.metadata.occurredAt),
-        );
+      case 'ai.scoring.requested':
+        c.scorings_requested += 1;
+        if (event.data.attempt === 1) {
+          prepared(db, t, 'start', (n) => `INSERT OR IGNORE INTO ${n.scoring_starts} (scoring_id, tenant_id, requested_at_ms) VALUES (?, ?, ?)`).run(
+            event.data.scoringId,
+            tenantId,
+            Date.parse(event.metadata.occurredAt),
+          );
+        }
         return;
-      }
       case 'ai.scoring.completed': {
         const d = event.data;
-        bump(db, t, tenantId, day, { scorings_completed: 1, score_sum: d.matchScore, ai_cost_cents: d.costCents });
-        const start = cachedStatement(db, `SELECT requested_at_ms FROM ${t.scoring_starts} WHERE scoring_id = ?`).get(d.scoringId) as { requested_at_ms: number } | undefined;
+        c.scorings_completed += 1;
+        c.score_sum += d.matchScore;
+        c.ai_cost_cents += d.costCents;
+        const start = prepared(db, t, 'start-of', (n) => `SELECT requested_at_ms FROM ${n.scoring_starts} WHERE scoring_id = ?`).get(d.scoringId) as { requested_at_ms: number } | undefined;
         if (start) {
           const duration = Math.max(0, Date.parse(event.metadata.occurredAt) - start.requested_at_ms);
-          const inserted = cachedStatement(db, `INSERT OR IGNORE INTO ${t.durations} (tenant_id, day, scoring_id, duration_ms) VALUES (?, ?, ?, ?)`).run(tenantId, day, d.scoringId, duration);
+          const inserted = prepared(db, t, 'duration', (n) => `INSERT OR IGNORE INTO ${n.durations} (tenant_id, day, scoring_id, duration_ms) VALUES (?, ?, ?, ?)`).run(tenantId, day, d.scoringId, duration);
           if (inserted.changes > 0) {
-            const count = before.duration_count + 1;
-            bump(db, t, tenantId, day, { duration_count: 1, duration_sum_ms: duration });
-            cachedStatement(db, `UPDATE ${t.daily} SET p95_ms = ? WHERE tenant_id = ? AND day = ?`).run(p95(db, t, tenantId, day, count), tenantId, day);
+            c.duration_count += 1;
+            c.duration_sum_ms += duration;
+            if (duration > thresholds.maxP95ScoringMs) c.durations_over_threshold += 1;
+            if (latencyOver(c, thresholds) && !latencyOver(before, thresholds)) {
+              const value = p95(db, t, tenantId, day, c.duration_count) ?? duration;
+              this.#alert(event, day, { metric: 'scoring_latency_ms', threshold: thresholds.maxP95ScoringMs, value, previous: p95(db, t, tenantId, day, before.duration_count, d.scoringId), unit: 'ms' });
+            }
           }
         }
         break;
       }
       case 'ai.scoring.failed':
-        bump(db, t, tenantId, day, { scorings_failed: 1, ai_cost_cents: event.data.costCents });
+        c.scorings_failed += 1;
+        c.ai_cost_cents += event.data.costCents;
         break;
       case 'billing.payment.succeeded':
-        bump(db, t, tenantId, day, { revenue_cents: event.data.amountCents, payments_succeeded: 1 });
-        break;
+        c.revenue_cents += event.data.amountCents;
+        c.payments_succeeded += 1;
+        return;
       default:
         return;
     }
-    checkThresholds(db, t, event, day, before, thresholds);
+    if (rateBelow(c, thresholds) && !rateBelow(before, thresholds)) {
+      this.#alert(event, day, {
+        metric: 'scorings_completed',
+        threshold: thresholds.minSuccessRatePercent,
+        value: round2(successRate(c.scorings_completed, c.scorings_failed)) ?? 0,
+        previous: round2(successRate(before.scorings_completed, before.scorings_failed)),
+        unit: 'percent',
+      });
+    }
+    if (c.ai_cost_cents > thresholds.maxDailyAiCostCents && before.ai_cost_cents <= thresholds.maxDailyAiCostCents) {
+      this.#alert(event, day, { metric: 'ai_cost_cents', threshold: thresholds.maxDailyAiCostCents, value: c.ai_cost_cents, previous: before.ai_cost_cents, unit: 'cents' });
+    }
+  }
+
+  #alert(event: DecodedEvent, day: string, alert: { metric: Metric; threshold: number; value: number; previous: number | undefined; unit: Unit }): void {
+    const tenantId = event.metadata.tenantId;
+    prepared(
+      this.db,
+      this.t,
+      'alert',
+      (n) => `INSERT OR IGNORE INTO ${n.alerts} (tenant_id, day, metric, threshold, value, previous_value, unit, event_id, trigger_event_id, correlation_id, occurred_at, status)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+    ).run(
+      tenantId,
+      day,
+      alert.metric,
+      alert.threshold,
+      alert.value,
+      alert.previous ?? null,
+      alert.unit,
+      metricAlertEventId(tenantId, day, alert.metric, alert.threshold),
+      event.id,
+      event.metadata.correlationId,
+      event.metadata.occurredAt,
+    );
+  }
+
+  flush(): void {
+    const { db, t } = this;
+    const upsertCount = prepared(
+      db,
+      t,
+      'count',
+      (n) => `INSERT INTO ${n.event_counts} (tenant_id, day, event_type, count) VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, day, event_type) DO UPDATE SET count = count + excluded.count`,
+    );
+    for (const c of this.#counts.values()) upsertCount.run(c.tenantId, c.day, c.type, c.n);
+    const upsertDay = prepared(
+      db,
+      t,
+      'upsert-daily',
+      (n) => `INSERT OR REPLACE INTO ${n.daily} (tenant_id, day, scorings_requested, scorings_completed, scorings_failed, score_sum, duration_count, duration_sum_ms,
+                durations_over_threshold, revenue_cents, payments_succeeded, ai_cost_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const { tenantId, day, counters: c } of this.#days.values()) {
+      upsertDay.run(
+        tenantId,
+        day,
+        c.scorings_requested,
+        c.scorings_completed,
+        c.scorings_failed,
+        c.score_sum,
+        c.duration_count,
+        c.duration_sum_ms,
+        c.durations_over_threshold,
+        c.revenue_cents,
+        c.payments_succeeded,
+        c.ai_cost_cents,
+      );
+    }
+  }
+}
+
+function applierWith(thresholds: AnalyticsThresholds): (db: ReadModelDatabase, events: readonly DecodedEvent[], t: T) => void {
+  return (db, events, t) => {
+    const batch = new AnalyticsBatch(db, t, thresholds);
+    for (const event of events) batch.apply(event);
+    batch.flush();
   };
 }
 
@@ -283,6 +373,7 @@ function carryOver(db: ReadModelDatabase, swap: TableSwap<Tables>): void {
 /** The analytics projection with the given alert thresholds. */
 export function createAnalyticsProjection(thresholds: Partial<AnalyticsThresholds> = {}): Projection<Tables> {
   const config: AnalyticsThresholds = { ...DEFAULT_ANALYTICS_THRESHOLDS, ...thresholds };
+  const applyEvents = applierWith(config);
   return Object.freeze({
     name: 'analytics',
     eventTypes: ['ai.', 'billing.', 'analytics.', 'notification.'],
@@ -300,7 +391,7 @@ export function createAnalyticsProjection(thresholds: Partial<AnalyticsThreshold
             score_sum INTEGER NOT NULL DEFAULT 0,
             duration_count INTEGER NOT NULL DEFAULT 0,
             duration_sum_ms INTEGER NOT NULL DEFAULT 0,
-            p95_ms INTEGER,
+            durations_over_threshold INTEGER NOT NULL DEFAULT 0,
             revenue_cents INTEGER NOT NULL DEFAULT 0,
             payments_succeeded INTEGER NOT NULL DEFAULT 0,
             ai_cost_cents INTEGER NOT NULL DEFAULT 0,
@@ -345,7 +436,8 @@ export function createAnalyticsProjection(thresholds: Partial<AnalyticsThreshold
           CREATE INDEX ${t.alerts}_pending ON ${t.alerts} (status) WHERE status = 'pending';`,
       },
     ],
-    apply: applyWith(config),
+    apply: (db: ReadModelDatabase, event: DecodedEvent, t: T) => applyEvents(db, [event], t),
+    applyBatch: applyEvents,
     afterCommit: emitPendingAlerts,
     carryOver,
   });
@@ -357,7 +449,7 @@ export const analyticsProjection: Projection<Tables> = createAnalyticsProjection
 // ---------------------------------------------------------------------------------------------
 // Queries (tenant-scoped). Any analytics projection instance serves: they share the tables.
 
-function kpis(row: Omit<DailyRow, 'tenant_id' | 'day'>): Omit<AnalyticsDay, 'day' | 'eventCounts'> {
+function kpis(row: Counters, p95Ms: number | undefined): Omit<AnalyticsDay, 'day' | 'eventCounts'> {
   const rate = successRate(row.scorings_completed, row.scorings_failed);
   return {
     scoringsRequested: row.scorings_requested,
@@ -365,7 +457,7 @@ function kpis(row: Omit<DailyRow, 'tenant_id' | 'day'>): Omit<AnalyticsDay, 'day
     scoringsFailed: row.scorings_failed,
     ...(rate !== undefined ? { successRatePercent: Math.round(rate * 100) / 100 } : {}),
     ...(row.duration_count > 0 ? { avgScoringMs: Math.round(row.duration_sum_ms / row.duration_count) } : {}),
-    ...(row.p95_ms !== null ? { p95ScoringMs: row.p95_ms } : {}),
+    ...(p95Ms !== undefined ? { p95ScoringMs: p95Ms } : {}),
     ...(row.scorings_completed > 0 ? { avgMatchScore: Math.round((row.score_sum * 100) / row.scorings_completed) / 100 } : {}),
     revenueCents: row.revenue_cents,
     paymentsSucceeded: row.payments_succeeded,
@@ -398,37 +490,30 @@ export function getAnalyticsSeries(db: ReadModelDatabase, tenantId: string, rang
   }
   const days = new Set([...rows.map((r) => r.day), ...countsByDay.keys()]);
   const byDay = new Map(rows.map((r) => [r.day, r]));
-  const empty: Omit<DailyRow, 'tenant_id' | 'day'> = {
-    scorings_requested: 0,
-    scorings_completed: 0,
-    scorings_failed: 0,
-    score_sum: 0,
-    duration_count: 0,
-    duration_sum_ms: 0,
-    p95_ms: null,
-    revenue_cents: 0,
-    payments_succeeded: 0,
-    ai_cost_cents: 0,
-  };
-  const total = { ...empty };
+  const total: Counters = { ...EMPTY };
   for (const row of rows) {
-    total.scorings_requested += row.scorings_requested;
-    total.scorings_completed += row.scorings_completed;
-    total.scorings_failed += row.scorings_failed;
-    total.score_sum += row.score_sum;
-    total.duration_count += row.duration_count;
-    total.duration_sum_ms += row.duration_sum_ms;
-    if (row.p95_ms !== null) total.p95_ms = Math.max(total.p95_ms ?? 0, row.p95_ms);
-    total.revenue_cents += row.revenue_cents;
-    total.payments_succeeded += row.payments_succeeded;
-    total.ai_cost_cents += row.ai_cost_cents;
+    for (const key of Object.keys(EMPTY) as (keyof Counters)[]) total[key] += row[key];
   }
+  const rangeP95 =
+    total.duration_count > 0
+      ? (
+          prepared(db, t, 'p95-range', (n) => `SELECT duration_ms FROM ${n.durations} WHERE tenant_id = ? AND day >= ? AND day <= ? ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).get(
+            tenantId,
+            range.from,
+            range.to,
+            total.duration_count - Math.ceil(0.95 * total.duration_count),
+          ) as { duration_ms: number } | undefined
+        )?.duration_ms
+      : undefined;
   return {
     tenantId,
     from: range.from,
     to: range.to,
-    days: [...days].sort().map((day) => ({ day, eventCounts: countsByDay.get(day) ?? {}, ...kpis(byDay.get(day) ?? empty) })),
-    totals: { eventCounts: totalCounts, ...kpis(total) },
+    days: [...days].sort().map((day) => {
+      const row = byDay.get(day);
+      return { day, eventCounts: countsByDay.get(day) ?? {}, ...kpis(row ?? EMPTY, row ? p95(db, t, tenantId, day, row.duration_count) : undefined) };
+    }),
+    totals: { eventCounts: totalCounts, ...kpis(total, rangeP95) },
   };
 }
 

@@ -64,6 +64,12 @@ export interface Projection<K extends string = string> {
   /** The effect of one event: synchronous SQLite writes only (it runs inside a transaction). */
   apply(db: ReadModelDatabase, event: DecodedEvent, tables: TableNames<K>): void;
   /**
+   * Optional: the effect of several events in order, inside one transaction; MUST leave the same
+   * state as `apply` on each in turn (a rebuild uses it to replay faster, e.g. by folding in memory
+   * and writing each row once).
+   */
+  applyBatch?(db: ReadModelDatabase, events: readonly DecodedEvent[], tables: TableNames<K>): void;
+  /**
    * Optional side effects after the live transaction committed, e.g. appending events recorded in
    * an outbox table. Runs after every delivery, including a redelivery whose apply was skipped,
    * so it must be idempotent (deterministic event ids). Never run by a rebuild's replay.
@@ -89,10 +95,21 @@ export function projectionFilter(projection: Projection): EventFilter {
   return { on: 'eventType', prefixes: [...projection.eventTypes] };
 }
 
-/** Physical table names under `prefix`. */
+const namesCache = new WeakMap<object, Map<string, unknown>>();
+
+/** Physical table names under `prefix` (the same frozen object for the same projection and prefix). */
 export function tableNames<K extends string>(projection: Projection<K>, prefix: string): TableNames<K> {
+  let byPrefix = namesCache.get(projection);
+  if (!byPrefix) {
+    byPrefix = new Map();
+    namesCache.set(projection, byPrefix);
+  }
+  const cached = byPrefix.get(prefix);
+  if (cached) return cached as TableNames<K>;
   const names = {} as Record<K, string>;
   for (const table of projection.tables) names[table] = `${prefix}_${table}`;
+  Object.freeze(names);
+  byPrefix.set(prefix, names);
   return names;
 }
 
@@ -122,6 +139,7 @@ export function dropProjectionTables(db: ReadModelDatabase, projection: Projecti
   })();
   migrated.get(db)?.delete(prefix);
   forgetStatements(db, Object.values<string>(names));
+  preparedByTables.get(db)?.delete(names);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,22 +285,15 @@ function forgetStatements(db: ReadModelDatabase, tables: readonly string[]): voi
 /** A FIFO async mutex. */
 export class ProjectionGate {
   #tail: Promise<void> = Promise.resolve();
-  #holders = 0;
-
-  get busy(): boolean {
-    return this.#holders > 0;
-  }
 
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
     const previous = this.#tail;
     let release!: () => void;
     this.#tail = new Promise<void>((resolve) => (release = resolve));
-    this.#holders += 1;
     try {
       await previous;
       return await fn();
     } finally {
-      this.#holders -= 1;
       release();
     }
   }
@@ -307,6 +318,31 @@ export function projectionGate(db: ReadModelDatabase, name: string): ProjectionG
 // ---------------------------------------------------------------------------------------------
 // Applying events
 
+const preparedByTables = new WeakMap<ReadModelDatabase, WeakMap<object, Map<string, Statement>>>();
+
+/**
+ * The statement `key` of a table set, prepared once: `sql` runs only on the first call. Cheaper than
+ * cachedStatement on hot paths (no long SQL string is built or hashed per call).
+ */
+export function prepared<K extends string>(db: ReadModelDatabase, tables: TableNames<K>, key: string, sql: (tables: TableNames<K>) => string): Statement {
+  let byTables = preparedByTables.get(db);
+  if (!byTables) {
+    byTables = new WeakMap();
+    preparedByTables.set(db, byTables);
+  }
+  let byKey = byTables.get(tables);
+  if (!byKey) {
+    byKey = new Map();
+    byTables.set(tables, byKey);
+  }
+  let statement = byKey.get(key);
+  if (!statement) {
+    statement = db.prepare(sql(tables));
+    byKey.set(key, statement);
+  }
+  return statement;
+}
+
 /** Decodes a recorded event for a projection; a corrupt one is a BusinessError (parked at once, never retried). */
 export function decodeForProjection(recorded: RecordedEvent): DecodedEvent {
   const decoded = decodeEvent(recorded);
@@ -324,11 +360,16 @@ export function applyBatch<K extends string>(db: ReadModelDatabase, projection: 
   let applied = 0;
   db.transaction(() => {
     const at = new Date().toISOString();
-    for (const event of events) {
-      if (insert.run(group, event.id, at).changes === 0) continue;
-      projection.apply(db, event, tables);
-      applied += 1;
-    }
+    // Ids inserted in key order (better B-tree locality than random uuids in event order).
+    const ids = events.map((event) => event.id).sort();
+    const inserted = new Set<string>();
+    for (const id of ids) if (insert.run(group, id, at).changes > 0) inserted.add(id);
+    // The first of several events with one id wins (the same event stored twice).
+    const fresh = events.filter((event) => inserted.delete(event.id));
+    applied = fresh.length;
+    if (fresh.length === 0) return;
+    if (projection.applyBatch) projection.applyBatch(db, fresh, tables);
+    else for (const event of fresh) projection.apply(db, event, tables);
   }).immediate();
   return applied;
 }

@@ -11,7 +11,7 @@ import type { DecodedEvent } from '../contracts/events/codec.js';
 import { EXAMPLE_SCORING_REQUEST, type ScoringRequest } from '../contracts/scoring-request.js';
 import { InvalidCursorError } from '../engine/event-log.js';
 import type { ReadModelDatabase } from '../readmodel/database.js';
-import { activeTables, cachedStatement, type Projection, type TableNames } from './projection.js';
+import { activeTables, cachedStatement, prepared, type Projection, type TableNames } from './projection.js';
 import { evolveScoringView } from './scoring-view.js';
 
 type Tables = 'requests';
@@ -41,67 +41,111 @@ export function normalizeTime(at: string): string {
   return new Date(ms).toISOString();
 }
 
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function sortableTime(at: string): string {
+  return ISO_RE.test(at) ? at : normalizeTime(at);
+}
+
+type StoredState = Pick<RequestRow, 'scoring_id' | 'tenant_id' | 'status' | 'attempt' | 'max_attempts' | 'view_requested_at' | 'view_updated_at'>;
+
+interface Pending {
+  /** The row existed before this batch (false also when not looked up: entries opened by a requested event). */
+  readonly stored: boolean;
+  view: ScoringRequestView | undefined;
+  changed: boolean;
+  /** Set when an ai.scoring.requested event in the batch carried the request. */
+  request?: ScoringRequest;
+}
+
 /**
- * The stored row splits the view: the request (large, written once per requested event) and the
- * outcome are JSON columns, the rest are plain columns. Folding needs only the plain columns:
- * evolveScoringView never carries an old result or failure into the next view, and it takes the
- * request from the event on ai.scoring.requested (the request in `before` is a placeholder that is
- * never written).
+ * Folds the events with evolveScoringView in memory and writes each touched row once. The stored
+ * row splits the view: the request (large, written with each requested event) and the outcome are
+ * JSON columns, the rest plain columns. Folding needs only the plain columns: evolveScoringView
+ * never carries an old result or failure into the next view, and takes the request from the event
+ * on ai.scoring.requested (the request in a view loaded from a row is a placeholder, never written).
  */
-function apply(db: ReadModelDatabase, event: DecodedEvent, tables: TableNames<Tables>): void {
-  if (event.type !== 'ai.scoring.requested' && event.type !== 'ai.scoring.completed' && event.type !== 'ai.scoring.failed') return;
-  const t = tables.requests;
-  const row = cachedStatement(db, `SELECT scoring_id, tenant_id, status, attempt, max_attempts, view_requested_at, view_updated_at FROM ${t} WHERE scoring_id = ?`).get(event.data.scoringId) as
-    | Pick<RequestRow, 'scoring_id' | 'tenant_id' | 'status' | 'attempt' | 'max_attempts' | 'view_requested_at' | 'view_updated_at'>
-    | undefined;
-  const before: ScoringRequestView | undefined = row
-    ? {
-        scoringId: row.scoring_id,
-        tenantId: row.tenant_id,
-        status: row.status,
-        attempt: row.attempt,
-        maxAttempts: row.max_attempts,
-        requestedAt: row.view_requested_at,
-        updatedAt: row.view_updated_at,
-        request: EXAMPLE_SCORING_REQUEST,
-      }
-    : undefined;
-  const view = evolveScoringView(before, event);
-  if (view === undefined || view === before) return;
-  const values = {
-    scoringId: view.scoringId,
-    tenantId: view.tenantId,
-    status: view.status,
-    attempt: view.attempt,
-    maxAttempts: view.maxAttempts,
-    requestedAt: normalizeTime(view.requestedAt),
-    updatedAt: normalizeTime(view.updatedAt),
-    viewRequestedAt: view.requestedAt,
-    viewUpdatedAt: view.updatedAt,
-    matchScore: view.result?.matchScore ?? null,
-    riskBand: view.result?.riskBand ?? null,
-    errorCode: view.failure?.errorCode ?? null,
-    result: view.result ? JSON.stringify(view.result) : null,
-    failure: view.failure ? JSON.stringify(view.failure) : null,
-  };
-  const { tenantId: _tenant, ...updates } = values;
-  if (event.type === 'ai.scoring.requested') {
-    cachedStatement(
-      db,
-      `INSERT INTO ${t} (scoring_id, tenant_id, status, attempt, max_attempts, requested_at, updated_at, view_requested_at, view_updated_at, match_score, risk_band, error_code, request_json, result_json, failure_json)
-       VALUES (@scoringId, @tenantId, @status, @attempt, @maxAttempts, @requestedAt, @updatedAt, @viewRequestedAt, @viewUpdatedAt, @matchScore, @riskBand, @errorCode, @request, @result, @failure)
-       ON CONFLICT (scoring_id) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, max_attempts = excluded.max_attempts, requested_at = excluded.requested_at,
-         updated_at = excluded.updated_at, view_requested_at = excluded.view_requested_at, view_updated_at = excluded.view_updated_at, match_score = excluded.match_score,
-         risk_band = excluded.risk_band, error_code = excluded.error_code, request_json = excluded.request_json, result_json = excluded.result_json, failure_json = excluded.failure_json`,
-    ).run({ ...values, request: JSON.stringify(event.data.request) });
-    return;
+function applyEvents(db: ReadModelDatabase, events: readonly DecodedEvent[], t: TableNames<Tables>): void {
+  const pending = new Map<string, Pending>();
+  for (const event of events) {
+    if (event.type !== 'ai.scoring.requested' && event.type !== 'ai.scoring.completed' && event.type !== 'ai.scoring.failed') continue;
+    const scoringId = event.data.scoringId;
+    let entry = pending.get(scoringId);
+    if (!entry && event.type === 'ai.scoring.requested') {
+      // A requested event needs no earlier state but requestedAt, which the upsert keeps on conflict.
+      entry = { stored: false, changed: false, view: undefined };
+      pending.set(scoringId, entry);
+    } else if (!entry) {
+      const row = prepared(db, t, 'load', (n) => `SELECT scoring_id, tenant_id, status, attempt, max_attempts, view_requested_at, view_updated_at FROM ${n.requests} WHERE scoring_id = ?`).get(scoringId) as
+        | StoredState
+        | undefined;
+      entry = {
+        stored: row !== undefined,
+        changed: false,
+        view: row
+          ? {
+              scoringId: row.scoring_id,
+              tenantId: row.tenant_id,
+              status: row.status,
+              attempt: row.attempt,
+              maxAttempts: row.max_attempts,
+              requestedAt: row.view_requested_at,
+              updatedAt: row.view_updated_at,
+              request: EXAMPLE_SCORING_REQUEST,
+            }
+          : undefined,
+      };
+      pending.set(scoringId, entry);
+    }
+    const next = evolveScoringView(entry.view, event);
+    if (next === entry.view) continue;
+    entry.view = next;
+    entry.changed = true;
+    if (event.type === 'ai.scoring.requested') entry.request = event.data.request;
   }
-  cachedStatement(
-    db,
-    `UPDATE ${t} SET status = @status, attempt = @attempt, max_attempts = @maxAttempts, requested_at = @requestedAt, updated_at = @updatedAt, view_requested_at = @viewRequestedAt,
-       view_updated_at = @viewUpdatedAt, match_score = @matchScore, risk_band = @riskBand, error_code = @errorCode, result_json = @result, failure_json = @failure
-     WHERE scoring_id = @scoringId`,
-  ).run(updates);
+  for (const entry of pending.values()) {
+    const view = entry.view;
+    if (!entry.changed || view === undefined) continue;
+    const common = [
+      view.status,
+      view.attempt,
+      view.maxAttempts,
+      sortableTime(view.updatedAt),
+      view.updatedAt,
+      view.result?.matchScore ?? null,
+      view.result?.riskBand ?? null,
+      view.failure?.errorCode ?? null,
+      view.result ? JSON.stringify(view.result) : null,
+      view.failure ? JSON.stringify(view.failure) : null,
+    ];
+    if (entry.request !== undefined) {
+      prepared(
+        db,
+        t,
+        'upsert',
+        (n) => `INSERT INTO ${n.requests} (status, attempt, max_attempts, updated_at, view_updated_at, match_score, risk_band, error_code, result_json, failure_json,
+                  scoring_id, tenant_id, requested_at, view_requested_at, request_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (scoring_id) DO UPDATE SET status = excluded.status, attempt = excluded.attempt, max_attempts = excluded.max_attempts, -- requested_at: the first one stays
+
+                  updated_at = excluded.updated_at, view_updated_at = excluded.view_updated_at, match_score = excluded.match_score, risk_band = excluded.risk_band,
+                  error_code = excluded.error_code, result_json = excluded.result_json, failure_json = excluded.failure_json, request_json = excluded.request_json`,
+      ).run(...common, view.scoringId, view.tenantId, sortableTime(view.requestedAt), view.requestedAt, JSON.stringify(entry.request));
+    } else if (entry.stored) {
+      // requestedAt never changes after the first request: its index is left alone.
+      prepared(
+        db,
+        t,
+        'update',
+        (n) => `UPDATE ${n.requests} SET status = ?, attempt = ?, max_attempts = ?, updated_at = ?, view_updated_at = ?, match_score = ?, risk_band = ?, error_code = ?,
+                  result_json = ?, failure_json = ? WHERE scoring_id = ?`,
+      ).run(...common, view.scoringId);
+    }
+  }
+}
+
+function apply(db: ReadModelDatabase, event: DecodedEvent, tables: TableNames<Tables>): void {
+  applyEvents(db, [event], tables);
 }
 
 export const scoringStatusProjection: Projection<Tables> = Object.freeze({
@@ -130,10 +174,11 @@ export const scoringStatusProjection: Projection<Tables> = Object.freeze({
           failure_json TEXT
         );
         CREATE INDEX ${t.requests}_by_tenant ON ${t.requests} (tenant_id, requested_at DESC, scoring_id DESC);
-        CREATE INDEX ${t.requests}_by_tenant_status ON ${t.requests} (tenant_id, status, requested_at DESC, scoring_id DESC);`,
+        CREATE INDEX ${t.requests}_open_by_tenant ON ${t.requests} (tenant_id, status, requested_at DESC, scoring_id DESC) WHERE status IN ('requested', 'failed');`,
     },
   ],
   apply,
+  applyBatch: applyEvents,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +223,8 @@ export function listScoringRequests(db: ReadModelDatabase, tenantId: string, que
   if (query.status !== undefined) {
     where.push('status = @status');
     params['status'] = query.status;
+    // The exact term of the partial index on open scorings (completed ones are the bulk; they use the tenant index).
+    if (query.status !== 'completed') where.push("status IN ('requested', 'failed')");
   }
   if (query.from !== undefined) {
     where.push('requested_at >= @from');

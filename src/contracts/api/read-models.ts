@@ -159,7 +159,7 @@ export const AnalyticsSeriesSchema = Obj(
     from: IsoDate(),
     to: IsoDate(),
     days: Type.Array(AnalyticsDaySchema, { maxItems: ANALYTICS_MAX_DAYS, description: 'Days with activity only, ascending' }),
-    totals: Obj({ eventCounts: EventCounts, ...kpiProperties }, { description: 'The whole range (p95 is the highest daily p95)' }),
+    totals: Obj({ eventCounts: EventCounts, ...kpiProperties }, { description: 'The whole range (p95 over all its scorings)' }),
   },
   { description: 'Daily KPIs of a tenant' },
 );

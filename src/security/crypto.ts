@@ -1,0 +1,135 @@
+/**
+ * The cryptographic primitives of personal-data protection (node:crypto only).
+ *
+ * - Master key (32 bytes, from MMP_MASTER_KEY) → HKDF-SHA256 sub-keys, one per purpose: wrapping
+ *   data keys, the blind index of borrowers, the key-store check value. The master key itself is
+ *   never used directly nor kept once the sub-keys are derived.
+ * - Data keys (32 random bytes, one per borrower) are stored wrapped: AES-256-GCM under the wrap
+ *   key, the key id as additional data (a wrapped key cannot be moved to another id).
+ * - A sensitive field is `enc:v1:<keyId>:<iv>:<ciphertext+tag>` (base64url): AES-256-GCM of the
+ *   JSON text of the value under the borrower's data key, with `enc:v1:<keyId>:<JSON pointer>` as
+ *   additional data (a ciphertext cannot be moved to another field or key).
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import type { JsonValue } from '../eventstore/port.js';
+
+export const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const ALGORITHM = 'aes-256-gcm';
+export const ENVELOPE_PREFIX = 'enc:v1:';
+const ENVELOPE_RE = /^enc:v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{16}):([A-Za-z0-9_-]{22,})$/;
+
+export interface DerivedKeys {
+  /** Wraps and unwraps data keys. */
+  readonly wrap: Buffer;
+  /** HMAC key of the blind index (normalised e-mail → key id). */
+  readonly blindIndex: Buffer;
+  /** A value stored in the key store to recognise its master key (HKDF is one-way: it reveals nothing). */
+  readonly check: Buffer;
+}
+
+function derive(master: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `mortgagematchpro/personal-data/${info}`, KEY_BYTES));
+}
+
+export function deriveKeys(master: Buffer): DerivedKeys {
+  if (master.length !== KEY_BYTES) throw new RangeError(`The master key must be ${KEY_BYTES} bytes (got ${master.length})`);
+  return { wrap: derive(master, 'wrap/v1'), blindIndex: derive(master, 'blind-index/v1'), check: derive(master, 'check/v1') };
+}
+
+export function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** HMAC-SHA256 of `subject` under the blind-index key. */
+export function blindIndex(key: Buffer, subject: string): Buffer {
+  return createHmac('sha256', key).update(subject, 'utf8').digest();
+}
+
+export function newDataKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/** A new key id: 16 random bytes, base64url (22 characters, never a ':'). */
+export function newKeyId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** IVs come from a pool of CSPRNG bytes refilled in bulk (a randomBytes call per IV costs more than the cipher). */
+const IV_POOL = Buffer.alloc(IV_BYTES * 512);
+let ivOffset = IV_POOL.length;
+
+function newIv(): Buffer {
+  if (ivOffset + IV_BYTES > IV_POOL.length) {
+    randomFillSync(IV_POOL);
+    ivOffset = 0;
+  }
+  const iv = Buffer.from(IV_POOL.subarray(ivOffset, ivOffset + IV_BYTES));
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
+function seal(key: Buffer, plaintext: Buffer, aad: Buffer): { iv: Buffer; sealed: Buffer } {
+  const iv = newIv();
+  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  return { iv, sealed };
+}
+
+/** Throws when the tag does not verify (wrong key, tampered data). */
+function open(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
+  if (sealed.length < TAG_BYTES) throw new Error('ciphertext too short');
+  const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+}
+
+function wrapAad(keyId: string): Buffer {
+  return Buffer.from(`mortgagematchpro/data-key/v1:${keyId}`, 'utf8');
+}
+
+/** iv ‖ ciphertext ‖ tag of the data key under the wrap key. */
+export function wrapDataKey(wrapKey: Buffer, keyId: string, dataKey: Buffer): Buffer {
+  const { iv, sealed } = seal(wrapKey, dataKey, wrapAad(keyId));
+  return Buffer.concat([iv, sealed]);
+}
+
+export function unwrapDataKey(wrapKey: Buffer, keyId: string, wrapped: Buffer): Buffer {
+  return open(wrapKey, wrapped.subarray(0, IV_BYTES), wrapped.subarray(IV_BYTES), wrapAad(keyId));
+}
+
+function fieldAad(keyId: string, pointer: string): Buffer {
+  return Buffer.from(`${ENVELOPE_PREFIX}${keyId}:${pointer}`, 'utf8');
+}
+
+/** The envelope string of `value` (any JSON value) at `pointer` under the data key `keyId`. */
+export function encryptValue(keyId: string, key: Buffer, pointer: string, value: JsonValue): string {
+  const { iv, sealed } = seal(key, Buffer.from(JSON.stringify(value), 'utf8'), fieldAad(keyId, pointer));
+  return `${ENVELOPE_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
+}
+
+export interface Envelope {
+  readonly keyId: string;
+  readonly iv: Buffer;
+  readonly sealed: Buffer;
+}
+
+/** The parts of an envelope string, or undefined when `value` is not one. */
+export function parseEnvelope(value: unknown): Envelope | undefined {
+  if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) return undefined;
+  const match = ENVELOPE_RE.exec(value);
+  if (!match) return undefined;
+  return { keyId: match[1] as string, iv: Buffer.from(match[2] as string, 'base64url'), sealed: Buffer.from(match[3] as string, 'base64url') };
+}
+
+export function isEnvelope(value: unknown): boolean {
+  return parseEnvelope(value) !== undefined;
+}
+
+/** The value sealed in `envelope` at `pointer`; throws when the key does not open it. */
+export function decryptValue(envelope: Envelope, key: Buffer, pointer: string): JsonValue {
+  return JSON.parse(open(key, envelope.iv, envelope.sealed, fieldAad(envelope.keyId, pointer)).toString('utf8')) as JsonValue;
+}
