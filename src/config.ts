@@ -44,6 +44,9 @@ const KNOWN = new Set([
   'TLS_CERT_FILE',
   'TLS_KEY_FILE',
   'PAYMENT_GATEWAY_URL',
+  // Read by the CLI only.
+  'MMP_SERVER_URL',
+  'MMP_ADMIN_KEY',
 ]);
 const OUR_PREFIXES = ['MMP_', 'EVENTSTORE_', 'SCORING_', 'SMTP_', 'TLS_', 'PAYMENT_'];
 

@@ -151,7 +151,11 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const http = await buildHttpApi(deps, waiter, {
     ...settings.http,
     ...(settings.requestLogs ? { logger } : {}),
-    extraRoutes: [(app) => registerAdminRoutes(app, deps, runner, handlers), (app) => registerPersonalDataRoutes(app, deps)],
+    extraRoutes: [
+      (app) => registerAdminRoutes(app, deps, runner, handlers),
+      (app) => registerReadModelRoutes(app, deps, rebuilds, email instanceof OutboxEmailTransport ? email : undefined),
+      (app) => registerPersonalDataRoutes(app, deps),
+    ],
   });
   return {
     deps,

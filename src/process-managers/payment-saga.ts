@@ -28,6 +28,7 @@
  * resumes the saga once the gateway is back. Retrying attempts right away (no dunning delay, no
  * nextRetryAt) is a simplification: a real schedule needs a due-time scheduler.
  */
+import { firstPeriodFeeCents } from '../aggregates/pricing.js';
 import { BusinessRuleError } from '../aggregates/errors.js';
 import { MAX_PAYMENT_ATTEMPTS, type PaymentDetails, type SubscriptionCommand } from '../aggregates/subscription.js';
 import { billingPeriodOf } from '../contracts/common.js';
@@ -175,7 +176,10 @@ export function createPaymentSaga(deps: EngineDeps, options: PaymentSagaOptions)
         const { tenantId, subscriptionId, monthlyPriceCents, currency, currentPeriod } = event.data;
         if (monthlyPriceCents < 1) return;
         const billingPeriod = billingPeriodOf(currentPeriod.start);
-        await collect(event, { tenantId, subscriptionId, paymentId: paymentIdFor(subscriptionId, billingPeriod), amountCents: monthlyPriceCents, currency, billingPeriod, attempt: 1 }, context);
+        // The first month is charged prorated, exactly as the invoice bills it.
+        const amountCents = firstPeriodFeeCents(monthlyPriceCents, currentPeriod.start);
+        if (amountCents < 1) return;
+        await collect(event, { tenantId, subscriptionId, paymentId: paymentIdFor(subscriptionId, billingPeriod), amountCents, currency, billingPeriod, attempt: 1 }, context);
         return;
       }
       if (event.type === 'billing.payment.failed') {

@@ -21,6 +21,7 @@
  * handled set), so a redelivered event, and a usage event stored twice with the same id (which
  * EventStoreDB can do, see aggregates/usage-period.ts), counts once.
  */
+import { firstPeriodFeeCents, prorate } from '../aggregates/pricing.js';
 import type { Invoice, InvoiceLine, InvoiceList, InvoiceListQuery, InvoiceSummary } from '../contracts/api/read-models.js';
 import { billingPeriodOf, type PlanId } from '../contracts/common.js';
 import type { DecodedEvent } from '../contracts/events/codec.js';
@@ -75,12 +76,7 @@ export function periodBounds(period: string): { readonly start: number; readonly
   return { start: Date.UTC(year, month - 1, 1), end: Date.UTC(year, month, 1) };
 }
 
-/** price × part / whole, rounded half away from zero, in cents. */
-export function prorate(priceCents: number, partMs: number, wholeMs: number): number {
-  if (wholeMs <= 0) return 0;
-  const fraction = Math.min(Math.max(partMs / wholeMs, 0), 1);
-  return Math.round(priceCents * fraction);
-}
+export { prorate } from '../aggregates/pricing.js';
 
 function planName(plan: PlanId): string {
   return planTerms(plan).name;
@@ -141,7 +137,7 @@ function apply(db: ReadModelDatabase, event: DecodedEvent, t: T): void {
       ensureInvoice(db, t, d.subscriptionId, period, { tenantId: d.tenantId, plan: d.plan });
       const bounds = periodBounds(period);
       const start = Date.parse(d.currentPeriod.start);
-      const amount = prorate(d.monthlyPriceCents, bounds.end - start, bounds.end - bounds.start);
+      const amount = firstPeriodFeeCents(d.monthlyPriceCents, d.currentPeriod.start);
       const prorated = start > bounds.start;
       addLine(db, t, d.subscriptionId, period, 'plan_fee', {
         kind: 'plan_fee',

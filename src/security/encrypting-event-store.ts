@@ -20,6 +20,7 @@ import type {
   CatchUpSubscription,
   EventData,
   EventStore,
+  JsonValue,
   ParkedMessage,
   PersistentEvent,
   PersistentSubscription,
@@ -87,18 +88,12 @@ export class EncryptingEventStore implements EventStore {
     let key: DataKey | undefined;
     let data = event.data;
     const owned = new WeakSet<object>();
-    for (const field of plan.fields) {
-      data = rewriteAt(
-        data,
-        field.segments,
-        (value, pointer) => {
-          if (isRedacted(value)) return undefined; // nothing personal left to protect
-          key ??= this.keys.keyFor(subject);
-          return encryptValue(key.keyId, key.key, pointer, value);
-        },
-        owned,
-      );
-    }
+    const seal = (value: JsonValue, pointer: string): JsonValue | undefined => {
+      if (isRedacted(value)) return undefined; // nothing personal left to protect
+      key ??= this.keys.keyFor(subject);
+      return encryptValue(key.keyId, key.key, pointer, value);
+    };
+    for (const field of plan.fields) data = rewriteAt(data, field.segments, seal, owned);
     return data === event.data ? event : { ...event, data };
   }
 
@@ -112,29 +107,27 @@ export class EncryptingEventStore implements EventStore {
     // Fields of one event share a key: look it up once.
     let lastKeyId: string | undefined;
     let lastKey: Buffer | undefined;
-    for (const field of plan.fields) {
-      data = rewriteAt(data, field.segments, (value, pointer) => {
-        const envelope = parseEnvelope(value);
-        if (envelope === undefined) return undefined;
-        if (envelope.keyId !== lastKeyId) {
-          lastKeyId = envelope.keyId;
-          lastKey = this.keys.dataKey(envelope.keyId);
+    const open = (value: JsonValue, pointer: string, redaction: JsonValue): JsonValue | undefined => {
+      const envelope = parseEnvelope(value);
+      if (envelope === undefined) return undefined; // not encrypted (written before encryption was on)
+      if (envelope.keyId !== lastKeyId) {
+        lastKeyId = envelope.keyId;
+        lastKey = this.keys.dataKey(envelope.keyId);
+      }
+      if (lastKey !== undefined) {
+        try {
+          return decryptValue(envelope, lastKey, pointer);
+        } catch (error) {
+          this.#logger?.error(
+            { eventId: recorded.id, streamId: recorded.streamId, pointer, keyId: envelope.keyId, err: error },
+            'a personal field does not decrypt (tampered or corrupt): it reads redacted',
+          );
         }
-        const key = lastKey;
-        if (key !== undefined) {
-          try {
-            return decryptValue(envelope, key, pointer);
-          } catch (error) {
-            this.#logger?.error(
-              { eventId: recorded.id, streamId: recorded.streamId, pointer, keyId: envelope.keyId, err: error },
-              'a personal field does not decrypt (tampered or corrupt): it reads redacted',
-            );
-          }
-        }
-        redacted.push(pointer);
-        return field.redaction;
-      }, owned);
-    }
+      }
+      redacted.push(pointer);
+      return redaction;
+    };
+    for (const field of plan.fields) data = rewriteAt(data, field.segments, (value, pointer) => open(value, pointer, field.redaction), owned);
     if (data === recorded.data) return recorded;
     const metadata = redacted.length > 0 ? { ...recorded.metadata, [REDACTED_METADATA_KEY]: redacted } : recorded.metadata;
     return { ...recorded, data, metadata };

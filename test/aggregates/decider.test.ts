@@ -58,3 +58,12 @@ describe('decider helpers', () => {
     expect(() => given(counter, []).when({ type: 'add', n: 1 }).then([{ type: 'added', n: 1, total: 1 }, { type: 'noted' }])).toThrow(/must satisfy its schema/);
   });
 });
+
+describe('pricing', () => {
+  it('charges the first month prorated from the start to the end of the UTC month', async () => {
+    const { firstPeriodFeeCents } = await import('../../src/aggregates/pricing.js');
+    expect(firstPeriodFeeCents(30_000, '2026-11-01T00:00:00.000Z')).toBe(30_000);
+    expect(firstPeriodFeeCents(30_000, '2026-11-16T00:00:00.000Z')).toBe(15_000);
+    expect(firstPeriodFeeCents(30_000, '2026-11-30T00:00:00.000Z')).toBe(1_000);
+  });
+});

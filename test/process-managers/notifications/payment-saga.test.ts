@@ -2,6 +2,7 @@
  * The payment saga and the billing notifications end to end: real engine deps (in-memory embedded
  * store), a subscription runner with tiny retry delays, the simulated gateway and the outbox.
  */
+import { firstPeriodFeeCents } from '../../../src/aggregates/pricing.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { subscriptionStreamId } from '../../../src/aggregates/streams.js';
@@ -44,14 +45,19 @@ describe('payment saga', () => {
 
     await until(runner, () => templates(outbox, tenantId).includes('payment_receipt') && templates(outbox, tenantId).includes('subscription_welcome'));
 
-    const period = billingPeriodOf(created.events[0]?.type === 'billing.subscription.created' ? created.events[0].data.currentPeriod.start : '');
+    const startedAt = created.events[0]?.type === 'billing.subscription.created' ? created.events[0].data.currentPeriod.start : '';
+    const period = billingPeriodOf(startedAt);
     const paymentId = paymentIdFor(subscriptionId, period);
-    expect(gateway.charges).toEqual([{ tenantId, subscriptionId, paymentId, amountCents: 199_00, currency: 'USD', billingPeriod: period, attempt: 1 }]);
+    // The first month is charged prorated from the start, as the invoice bills it.
+    const firstFee = firstPeriodFeeCents(199_00, startedAt);
+    expect(firstFee).toBeGreaterThan(0);
+    expect(firstFee).toBeLessThanOrEqual(199_00);
+    expect(gateway.charges).toEqual([{ tenantId, subscriptionId, paymentId, amountCents: firstFee, currency: 'USD', billingPeriod: period, attempt: 1 }]);
 
     const billing = await readDecoded(h, subscriptionStreamId(tenantId));
     const succeeded = ofType(billing, 'billing.payment.succeeded');
     expect(succeeded).toHaveLength(1);
-    expect(succeeded[0]?.data).toMatchObject({ paymentId, gateway: 'stripe', amountCents: 199_00 });
+    expect(succeeded[0]?.data).toMatchObject({ paymentId, gateway: 'stripe', amountCents: firstFee });
     // The saga's step is traced to the subscription it charged for.
     expect(succeeded[0]?.metadata).toMatchObject({ correlationId: billing[0]?.metadata.correlationId, causationId: created.eventIds[0], userId: OFFICER });
     expect((await h.deps.billing.state(tenantId)).status).toBe('active');
@@ -60,7 +66,7 @@ describe('payment saga', () => {
     expect(emails.map((e) => e.to)).toEqual(['loans@acme.example', 'loans@acme.example']);
     expect(templates(outbox, tenantId).sort()).toEqual(['payment_receipt', 'subscription_welcome']);
     const receipt = emails.find((e) => e.tags['template'] === 'payment_receipt');
-    expect(receipt?.text).toContain('199.00 USD');
+    expect(receipt?.text).toContain(`${(firstFee / 100).toFixed(2)} USD`);
     expect(receipt?.id).toBe(notificationIdFor(succeeded[0]?.id ?? '', 'email'));
 
     const notifications = await readDecoded(h, notificationStreamId(tenantId));
