@@ -3,6 +3,7 @@ import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { rebuildProjection, type RebuildProgress } from './engine/rebuild.js';
+import { forgetBorrowerCommand } from './security/open.js';
 import { createEngineDeps, createHandlers } from './wiring.js';
 
 const USAGE = `Usage: npm run cli -- <command>
@@ -12,6 +13,7 @@ const USAGE = `Usage: npm run cli -- <command>
   parked list <group>                  parked messages of a subscription group
   parked replay <group>                redeliver them (retry count 0)
   groups                               persistent subscription groups and their lag
+  borrowers forget <email>             destroy a borrower's personal data key (irreversible)
 
 With --server URL (or MMP_SERVER_URL) and --key ADMIN_KEY (or MMP_ADMIN_KEY) the command goes
 through the running server's admin API: use that while the server runs, so its live handlers
@@ -124,6 +126,22 @@ async function main(): Promise<void> {
     const path = `/admin/groups/${encodeURIComponent(name)}/parked${action === 'replay' ? '/replay' : ''}`;
     const result = await api<unknown>(server, action === 'replay' ? 'POST' : 'GET', path);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  if (area === 'borrowers' && action === 'forget' && name) {
+    if (server) {
+      const response = await fetch(new URL('/admin/borrowers/forget', server.url), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: name }),
+      });
+      process.stdout.write(`${await response.text()}\n`);
+      if (!response.ok) process.exit(1);
+      return;
+    }
+    const config = loadConfig();
+    const result = await forgetBorrowerCommand(config.dataDir, name, { logger: pino({ level: 'info' }) });
+    process.stdout.write(`${JSON.stringify(result)}\nRebuild the projections that hold personal data: npm run cli -- projections rebuild scoring_status\n`);
     return;
   }
   if (area === 'groups') {

@@ -139,6 +139,20 @@ export function createHandlers(deps: EngineDeps, options: StartOptions): EngineH
   };
 }
 
+/** Projections whose rows carry personal data; rebuilt after a borrower is forgotten. */
+const PERSONAL_DATA_PROJECTIONS = ['scoring_status'];
+
+function purgePersonalDataFromReadModels(rebuilds: RebuildTracker, logger: Logger): void {
+  for (const name of PERSONAL_DATA_PROJECTIONS) {
+    try {
+      rebuilds.start(name);
+    } catch (error) {
+      // A rebuild already running started before the forget may still copy plaintext: queue is not worth it, log loudly.
+      logger.warn({ err: error, projection: name }, 'could not start the rebuild that purges forgotten personal data; run it again');
+    }
+  }
+}
+
 /** Wires the whole engine: deps, projections and process managers on the runner, and the HTTP API. */
 export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
   const deps = await createEngineDeps({ ...settings, logger });
@@ -154,7 +168,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
     extraRoutes: [
       (app) => registerAdminRoutes(app, deps, runner, handlers),
       (app) => registerReadModelRoutes(app, deps, rebuilds, email instanceof OutboxEmailTransport ? email : undefined),
-      (app) => registerPersonalDataRoutes(app, deps),
+      (app) => registerPersonalDataRoutes(app, deps, () => purgePersonalDataFromReadModels(rebuilds, logger)),
     ],
   });
   return {

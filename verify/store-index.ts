@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { EmbeddedEventStore } from '../src/eventstore/embedded/sqlite-event-store.js';
+import { openEncryptedEventStore } from '../src/security/open.js';
 import type { EventStore, RecordedEvent } from '../src/eventstore/port.js';
 import { isRecord, numberField, stringField, unversioned } from './common.js';
 
@@ -123,12 +124,15 @@ export function storePath(dataDir: string): string {
   return join(dataDir, 'events.db');
 }
 
-/** Opens the store of `dataDir` read-only (the engine may be running on it). */
-export function openReadOnly(dataDir: string): Promise<EmbeddedEventStore> {
-  return EmbeddedEventStore.open({ path: storePath(dataDir), readOnly: true });
+/**
+ * Opens the store of `dataDir` read-only (the engine may be running on it), through the same
+ * personal-data decryption as the engine (src/security): events read as the engine sees them.
+ */
+export function openReadOnly(dataDir: string): Promise<EventStore> {
+  return openEncryptedEventStore({ dataDir }, () => EmbeddedEventStore.open({ path: storePath(dataDir), readOnly: true }));
 }
 
-export async function withReadOnlyStore<T>(dataDir: string, use: (store: EmbeddedEventStore) => Promise<T>): Promise<T> {
+export async function withReadOnlyStore<T>(dataDir: string, use: (store: EventStore) => Promise<T>): Promise<T> {
   const store = await openReadOnly(dataDir);
   try {
     return await use(store);

@@ -16,7 +16,7 @@ const ForgetResponse = Type.Object({
 });
 
 /** POST /admin/borrowers/forget: crypto-shreds a borrower's personal data (right to erasure). */
-export function registerPersonalDataRoutes(app: App, deps: Pick<EngineDeps, 'store' | 'logger'>): void {
+export function registerPersonalDataRoutes(app: App, deps: Pick<EngineDeps, 'store' | 'logger'>, afterForget: () => void = () => undefined): void {
   app.post(
     '/admin/borrowers/forget',
     {
@@ -32,10 +32,13 @@ export function registerPersonalDataRoutes(app: App, deps: Pick<EngineDeps, 'sto
     },
     async (request) => {
       const principal = principalOf(request);
-      return forgetBorrowerIn(deps.store, request.body.email, {
+      const result = await forgetBorrowerIn(deps.store, request.body.email, {
         logger: deps.logger,
         actor: { via: 'http', tenantId: principal.tenantId, apiKeyId: principal.keyId, correlationId: request.correlationId },
       });
+      // Read models built before the forget still hold the plaintext: rebuild them from the now-redacted events.
+      if (result.forgotten) afterForget();
+      return result;
     },
   );
 }
