@@ -19,7 +19,7 @@ export class AuditLog {
   private readonly insert;
   private readonly page;
 
-  constructor(db: ReadModelDatabase) {
+  constructor(private readonly db: ReadModelDatabase) {
     migrate(db, 'audit', [
       {
         version: 1,
@@ -29,17 +29,36 @@ export class AuditLog {
       },
     ]);
     this.insert = db.prepare('INSERT INTO audit_log (at, key_id, role, tenant_id, action, target, correlation_id, status, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertAll = db.transaction((entries: readonly AuditEntry[]) => {
+      for (const e of entries) this.insert.run(e.at, e.keyId, e.role, e.tenantId, e.action, e.target, e.correlationId, e.status, e.outcome);
+    });
     this.page = db.prepare<[string, number, number], { seq: number; at: string; key_id: string | null; role: string | null; tenant_id: string; action: string; target: string; correlation_id: string; status: number; outcome: AuditEntry['outcome'] }>(
       'SELECT * FROM audit_log WHERE tenant_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     );
   }
 
+  private pending: AuditEntry[] = [];
+  private readonly insertAll;
+
+  /**
+   * Queues the entry; entries of the same event-loop turn are written in one transaction (one
+   * fsync), so auditing does not cost each request a sync of its own.
+   */
   record(entry: AuditEntry): void {
-    this.insert.run(entry.at, entry.keyId, entry.role, entry.tenantId, entry.action, entry.target, entry.correlationId, entry.status, entry.outcome);
+    this.pending.push(entry);
+    if (this.pending.length === 1) setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    if (this.pending.length === 0 || !this.db.open) return;
+    const entries = this.pending;
+    this.pending = [];
+    this.insertAll(entries);
   }
 
   /** Newest first; `before` is the seq cursor of the previous page. */
   list(tenantId: string, limit: number, before?: number): { entries: AuditEntry[]; nextCursor?: number } {
+    this.flush();
     const rows = this.page.all(tenantId, before ?? Number.MAX_SAFE_INTEGER, limit);
     const entries = rows.map((row) => ({
       at: row.at,
