@@ -75,7 +75,7 @@ export async function createEngineDeps(options: EngineDepsOptions): Promise<Engi
   const tenants = new TenantDirectory(readDb);
   const commands = new CommandHandler(store);
   const billing = new BillingService(commands, clock);
-  const scoring = new ScoringService(store, commands, clock);
+  const scoring = new ScoringService(store, commands, clock, logger);
   scoring.addAdmissionCheck(async (tenantId) => {
     await billing.requireActive(tenantId);
   });

@@ -202,6 +202,11 @@ export const crashCheck: Check = {
 
         // Projections and invoices.
         const groups = await engineGroups(server, keys);
+        if (cycle === 1) {
+          const byEngine = projections.filter((p) => groups.has(p.name)).map((p) => p.name);
+          const byVerifier = projections.filter((p) => !groups.has(p.name)).map((p) => p.name);
+          log(`  projections vs fresh rebuild: engine tables for [${byEngine.join(', ')}], a live model fed here for [${byVerifier.join(', ')}]; ai_quotas vs a fold of the log`);
+        }
         await withReadOnlyStore(dataDir, async (store) => {
           for (const projection of projections) {
             const engineRuns = groups.has(projection.name);

@@ -3,10 +3,12 @@ import { scoringRequestDecider, type ScoringCommand, type ScoringEvent, type Sco
 import { scoringStreamId } from '../aggregates/streams.js';
 import type { ScoringRequestView } from '../contracts/api/scoring.js';
 import type { ScoringRequest } from '../contracts/scoring-request.js';
+import type { Logger } from 'pino';
+import { decodeEvent } from '../contracts/events/codec.js';
 import { StreamNotFoundError } from '../eventstore/errors.js';
 import type { EventStore } from '../eventstore/port.js';
 import { evolveScoringView } from '../projections/scoring-view.js';
-import { decodeOrThrow, type CommandHandler, type CommandOutcome } from './command-handler.js';
+import { type CommandHandler, type CommandOutcome } from './command-handler.js';
 import { envelopeOf, type Clock, type CommandContext } from './request-context.js';
 
 /** Decides whether a tenant may submit a scoring now (active subscription, AI quota); throws a typed error if not. */
@@ -19,6 +21,7 @@ export class ScoringService {
     private readonly store: EventStore,
     private readonly commands: CommandHandler,
     private readonly clock: Clock,
+    private readonly logger?: Logger,
   ) {}
 
   /** Adds a check every new scoring (and retry) must pass, in order of addition. */
@@ -52,7 +55,12 @@ export class ScoringService {
   async view(tenantId: string, scoringId: string): Promise<ScoringRequestView | undefined> {
     let view: ScoringRequestView | undefined;
     try {
-      for await (const recorded of this.store.readStream(scoringStreamId(scoringId))) view = evolveScoringView(view, decodeOrThrow(recorded));
+      for await (const recorded of this.store.readStream(scoringStreamId(scoringId))) {
+        const decoded = decodeEvent(recorded);
+        if (decoded.ok) view = evolveScoringView(view, decoded.event);
+        // A stored event that fails its contract is reported and left out; the consumers park it.
+        else this.logger?.warn({ streamId: decoded.error.streamId, revision: decoded.error.revision.toString(), problems: decoded.error.problems }, 'stored event fails its contract; left out of the scoring view');
+      }
     } catch (error) {
       if (error instanceof StreamNotFoundError) return undefined;
       throw error;
