@@ -207,6 +207,15 @@ async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
+/** The correlation and causation ids of an event, for logs (absent when its metadata has none). */
+function traceOf(event: RecordedEvent): { correlationId?: string; causationId?: string } {
+  const { correlationId, causationId } = event.metadata;
+  return {
+    ...(typeof correlationId === 'string' ? { correlationId } : {}),
+    ...(typeof causationId === 'string' ? { causationId } : {}),
+  };
+}
+
 /** Lag as exported in subscription_lag_events: last known minus last checkpointed. */
 export function subscriptionLag(info: PersistentSubscriptionInfo): number {
   const { stats } = info;
@@ -640,7 +649,7 @@ export class SubscriptionRunner {
         const kind = classify(error);
         group.lastError = describeError(error);
         this.#metrics?.handlerFailures.inc({ group: group.name, kind });
-        const context = { eventId: event.id, type: event.type, stream: event.streamId, retryCount, attempt, kind, err: error };
+        const context = { eventId: event.id, type: event.type, stream: event.streamId, ...traceOf(event), retryCount, attempt, kind, err: error };
 
         if (kind === 'business') {
           group.logger.warn(context, 'business error: parking the message');
