@@ -30,6 +30,7 @@ async function main(): Promise<void> {
         `Demo tenant: ${demo.tenantId} (pro plan)`,
         `API key: ${demo.userKey.apiKey}`,
         `Admin key: ${demo.adminKey.apiKey}`,
+        `Operator key: ${demo.operatorKey.apiKey}   (platform-wide: metrics, replay of parked messages, rebuilds, forgetting a borrower)`,
         'Try it:',
         `curl -s -X POST ${base}/scorings -H 'Authorization: Bearer ${demo.userKey.apiKey}' -H 'Content-Type: application/json' -d @examples/scoring-request.json`,
         '',

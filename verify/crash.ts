@@ -102,7 +102,7 @@ function startLoad(server: ChildServer, keys: DemoKeys, subscriptionId: string, 
 }
 
 async function engineGroups(server: ChildServer, keys: DemoKeys): Promise<Set<string>> {
-  const body = await must(server.url, { method: 'GET', path: '/admin/groups', key: keys.admin });
+  const body = await must(server.url, { method: 'GET', path: '/admin/groups', key: keys.operator });
   const names = new Set<string>();
   if (Array.isArray(body)) for (const group of body) if (isRecord(group) && typeof group['group'] === 'string') names.add(group['group']);
   return names;

@@ -64,7 +64,8 @@ export const outageCheck: Check = {
       const demo = await ensureDemoTenant(running.deps);
       if (!demo) throw new Error('no demo tenant');
       const user = { authorization: `Bearer ${demo.userKey.apiKey}` };
-      const admin = { authorization: `Bearer ${demo.adminKey.apiKey}` };
+      // Metrics, groups and replays span tenants: the platform operator's key.
+      const admin = { authorization: `Bearer ${demo.operatorKey.apiKey}` };
       const scoringIds: string[] = [];
       const submit = async (): Promise<void> => {
         const response = await running.http.inject({ method: 'POST', url: '/scorings', headers: { ...user, 'content-type': 'application/json' }, payload: JSON.stringify(scoringBody(random)) });

@@ -10,6 +10,8 @@ import { REPO_ROOT } from './common.js';
 export interface DemoKeys {
   readonly user: string;
   readonly admin: string;
+  /** The platform operator's key (cross-tenant admin routes). */
+  readonly operator: string;
   readonly tenantId: string;
 }
 
@@ -89,6 +91,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   let url: string | undefined;
   let user: string | undefined;
   let admin: string | undefined;
+  let operator: string | undefined;
   let tenantId: string | undefined;
   let sawDemoBlock = false;
 
@@ -96,7 +99,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     const timer = setTimeout(() => reject(new Error(`the engine did not start within ${options.readyTimeoutMs ?? 60_000} ms:\n${lines.join('\n')}`)), options.readyTimeoutMs ?? 60_000);
     const settle = (): void => {
       // Ready once listening and, when the demo block is printed, once both keys are read.
-      if (url !== undefined && (!sawDemoBlock || (user !== undefined && admin !== undefined))) {
+      if (url !== undefined && (!sawDemoBlock || (user !== undefined && admin !== undefined && operator !== undefined))) {
         clearTimeout(timer);
         resolve();
       }
@@ -115,6 +118,8 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
       if (userKey?.[1]) user = userKey[1];
       const adminKey = /^Admin key: (\S+)/.exec(line);
       if (adminKey?.[1]) admin = adminKey[1];
+      const operatorKey = /^Operator key: (\S+)/.exec(line);
+      if (operatorKey?.[1]) operator = operatorKey[1];
       // The demo block follows the listening line in a separate write: give it a moment.
       if (url !== undefined && !sawDemoBlock) setTimeout(settle, 300);
       else settle();
@@ -135,7 +140,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   return {
     url: url!,
     pid,
-    keys: user !== undefined && admin !== undefined && tenantId !== undefined ? { user, admin, tenantId } : undefined,
+    keys: user !== undefined && admin !== undefined && operator !== undefined && tenantId !== undefined ? { user, admin, operator, tenantId } : undefined,
     tail: () => lines.join('\n'),
     async kill9() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -172,7 +172,7 @@ export const storeCheck: Check = {
           log(`store: GET ${url} answered ${response.statusCode}`);
         }
       }
-      const metrics = await running.http.inject({ method: 'GET', url: '/admin/groups', headers: admin });
+      const metrics = await running.http.inject({ method: 'GET', url: '/admin/groups', headers: { authorization: `Bearer ${demo.operatorKey.apiKey}` } });
       const groupViews = metrics.json() as unknown;
       const parkedTotal = Array.isArray(groupViews) ? groupViews.reduce((sum: number, view: unknown) => sum + (isRecord(view) && typeof view['parked'] === 'number' ? view['parked'] : 0), 0) : 0;
       log(`store: ${corrupt.size} corrupt events, ${parkings} parkings, ${reported.size} reported, ${parkedTotal} parked in /admin/groups; ${valid.length} valid scorings around them`);

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { Principal, TenantDirectory } from '../tenancy/api-keys.js';
 import { Forbidden, Unauthenticated, ValidationFailed } from './errors.js';
 
-export type Access = 'public' | 'user' | 'admin';
+/**
+ * public: no key; user: any key of the tenant; admin: the tenant's admin key; operator: an admin
+ * key of the platform tenant, for operations that span tenants (replaying a whole subscription
+ * group, rebuilding shared read models, platform metrics, forgetting a borrower everywhere).
+ */
+export type Access = 'public' | 'user' | 'admin' | 'operator';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -60,6 +66,9 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
     const principal = key ? tenants.authenticate(key) : undefined;
     if (!principal) throw new Unauthenticated();
     if (access === 'admin' && principal.role !== 'admin') throw new Forbidden('This route needs an admin API key');
+    if (access === 'operator' && (principal.role !== 'admin' || principal.tenantId !== PLATFORM_TENANT_ID)) {
+      throw new Forbidden('This route spans tenants and needs a platform operator key');
+    }
     request.principal = principal;
   });
 }

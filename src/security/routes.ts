@@ -20,7 +20,7 @@ export function registerPersonalDataRoutes(app: App, deps: Pick<EngineDeps, 'sto
   app.post(
     '/admin/borrowers/forget',
     {
-      config: { access: 'admin' },
+      config: { access: 'operator' },
       schema: {
         tags: ['admin'],
         summary: "Forget a borrower: destroy the key of their personal data",

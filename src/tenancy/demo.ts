@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BusinessRuleError } from '../aggregates/errors.js';
+import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
 import type { IssuedKey } from './api-keys.js';
 
@@ -7,6 +8,8 @@ export interface DemoTenant {
   readonly tenantId: string;
   readonly userKey: IssuedKey;
   readonly adminKey: IssuedKey;
+  /** Admin key of the platform tenant: cross-tenant operations (replay, rebuild, metrics, forget). */
+  readonly operatorKey: IssuedKey;
 }
 
 export const DEMO_TENANT_ID = 'demo-lender';
@@ -17,6 +20,8 @@ export async function ensureDemoTenant(deps: Pick<EngineDeps, 'tenants' | 'billi
   const tenant = deps.tenants.createTenant('Demo Lender', DEMO_TENANT_ID);
   const userKey = deps.tenants.issueKey(tenant.tenantId, 'user');
   const adminKey = deps.tenants.issueKey(tenant.tenantId, 'admin');
+  const platform = deps.tenants.tenant(PLATFORM_TENANT_ID) ?? deps.tenants.createTenant('MortgageMatchPro operations', PLATFORM_TENANT_ID);
+  const operatorKey = deps.tenants.issueKey(platform.tenantId, 'admin');
   const correlationId = randomUUID();
   try {
     await deps.billing.create({ tenantId: tenant.tenantId, correlationId, causationId: correlationId, userId: 'system:bootstrap' }, 'pro');
@@ -24,5 +29,5 @@ export async function ensureDemoTenant(deps: Pick<EngineDeps, 'tenants' | 'billi
     // The event store may outlive a deleted read-model database: the subscription is already there.
     if (!(error instanceof BusinessRuleError && error.code === 'SUBSCRIPTION_ALREADY_ACTIVE')) throw error;
   }
-  return { tenantId: tenant.tenantId, userKey, adminKey };
+  return { tenantId: tenant.tenantId, userKey, adminKey, operatorKey };
 }

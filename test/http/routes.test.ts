@@ -372,13 +372,14 @@ describe('health and docs', () => {
 });
 
 describe('admin routes', () => {
-  it('GET /admin/groups, /admin/dashboard and /metrics answer an admin key', async () => {
-    const groups = await h.call('GET', '/admin/groups', { key: h.demo.adminKey });
+  it('GET /admin/groups, /admin/dashboard and /metrics answer the platform operator, not a tenant admin', async () => {
+    expect((await h.call('GET', '/admin/groups', { key: h.demo.adminKey })).statusCode).toBe(403);
+    const groups = await h.call('GET', '/admin/groups', { key: h.operatorKey });
     expect(groups.statusCode, groups.body).toBe(200);
     expect(Array.isArray(json<unknown>(groups))).toBe(true);
-    const dashboard = await h.call('GET', '/admin/dashboard', { key: h.demo.adminKey });
+    const dashboard = await h.call('GET', '/admin/dashboard', { key: h.operatorKey });
     expect(dashboard.statusCode, dashboard.body).toBe(200);
-    const metrics = await h.call('GET', '/metrics', { key: h.demo.adminKey });
+    const metrics = await h.call('GET', '/metrics', { key: h.operatorKey });
     expect(metrics.statusCode).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
     const unknownGroup = await h.call('GET', '/admin/groups/no-such-group/parked', { key: h.demo.adminKey });

@@ -36,6 +36,8 @@ export interface Harness {
   readonly dataDir: string;
   /** The demo tenant: pro plan, active subscription. */
   readonly demo: TenantKeys;
+  /** The platform operator's key (cross-tenant routes). */
+  readonly operatorKey: string;
   call(method: Method, url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
   /** The store's head commit position as a string ('0' on an empty store). */
   head(): Promise<string>;
@@ -76,6 +78,7 @@ export async function startHarness(): Promise<Harness> {
     app,
     dataDir,
     demo: keysOf(demo),
+    operatorKey: demo.operatorKey.apiKey,
     call,
     async head() {
       const head = await engine.deps.store.headPosition();

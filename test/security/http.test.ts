@@ -111,11 +111,13 @@ describe('personal data over HTTP', () => {
     expect((JSON.parse(before.body) as { request: { applicant: unknown } }).request.applicant).toEqual(APPLICANT);
 
     expect((await call('POST', '/admin/borrowers/forget', demo.userKey.apiKey, { email: APPLICANT.email })).statusCode).toBe(403);
-    expect((await call('POST', '/admin/borrowers/forget', demo.adminKey.apiKey, { email: 'not-an-email' })).statusCode).toBe(400);
-    const forgot = await call('POST', '/admin/borrowers/forget', demo.adminKey.apiKey, { email: APPLICANT.email.toUpperCase() });
+    // A tenant admin may not: the borrower's key is platform-wide.
+    expect((await call('POST', '/admin/borrowers/forget', demo.adminKey.apiKey, { email: APPLICANT.email })).statusCode).toBe(403);
+    expect((await call('POST', '/admin/borrowers/forget', demo.operatorKey.apiKey, { email: 'not-an-email' })).statusCode).toBe(400);
+    const forgot = await call('POST', '/admin/borrowers/forget', demo.operatorKey.apiKey, { email: APPLICANT.email.toUpperCase() });
     expect(forgot.statusCode, forgot.body).toBe(200);
     expect(JSON.parse(forgot.body)).toEqual({ forgotten: true, keys: 1 });
-    expect(JSON.parse((await call('POST', '/admin/borrowers/forget', demo.adminKey.apiKey, { email: APPLICANT.email })).body)).toEqual({ forgotten: false, keys: 0 });
+    expect(JSON.parse((await call('POST', '/admin/borrowers/forget', demo.operatorKey.apiKey, { email: APPLICANT.email })).body)).toEqual({ forgotten: false, keys: 0 });
 
     const after = await call('GET', `/scorings/${scoringId}`, demo.userKey.apiKey);
     expect(after.statusCode).toBe(200);

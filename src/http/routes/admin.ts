@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { EngineDeps } from '../../engine/engine-deps.js';
 import { dashboard } from '../../engine/metrics.js';
 import type { EventHandler, SubscriptionRunner } from '../../engine/subscription-runner.js';
+import { PersistentSubscriptionDoesNotExistError } from '../../eventstore/errors.js';
 import type { App } from '../app.js';
 import { NotFound } from '../errors.js';
 import { principalOf } from '../request-context.js';
@@ -19,7 +20,6 @@ const GroupView = Type.Object({
   lastCheckpointed: Type.Optional(Type.String()),
   lastKnown: Type.Optional(Type.String()),
   paused: Type.Boolean(),
-  lastError: Type.Optional(Type.String()),
 });
 
 const ParkedView = Type.Object({
@@ -33,6 +33,14 @@ const ParkedView = Type.Object({
 
 const Unknown = Type.Unknown();
 
+/** A group not created on the store yet (handlers not started) has nothing parked: no 500. */
+function missingGroup<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof PersistentSubscriptionDoesNotExistError) return fallback;
+    throw error;
+  };
+}
+
 /** Operations: subscription groups, parked messages (list, replay), the spec's dashboard and Prometheus metrics. */
 export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | 'metrics'>, runner: SubscriptionRunner, handlers: readonly EventHandler[]): void {
   const handlerOf = (group: string): EventHandler => {
@@ -44,7 +52,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
   app.get(
     '/admin/groups',
     {
-      config: { access: 'admin' },
+      config: { access: 'operator' },
       schema: { tags: ['admin'], summary: 'Persistent subscription groups: status, lag, in flight, parked', response: { 200: Type.Array(GroupView), ...errorResponses(...AUTHENTICATED_ERRORS) } },
     },
     async () => {
@@ -66,7 +74,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
           ...(lastCheckpointed !== undefined ? { lastCheckpointed: lastCheckpointed.toString() } : {}),
           ...(lastKnown !== undefined ? { lastKnown: lastKnown.toString() } : {}),
           paused: status?.paused ?? false,
-          ...(status?.lastError ? { lastError: status.lastError } : {}),
+          // No lastError: it is the group's (any tenant's) last failure, naming their events and streams.
         });
       }
       return views;
@@ -87,7 +95,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
     async (request) => {
       const handler = handlerOf(request.params.group);
       const tenantId = principalOf(request).tenantId;
-      const parked = await deps.store.listParkedMessages(handler.source, handler.name, { maxCount: 1000 });
+      const parked = await deps.store.listParkedMessages(handler.source, handler.name, { maxCount: 1000 }).catch(missingGroup([]));
       return parked
         .filter((p) => (p.event.metadata as Record<string, unknown>)['tenantId'] === tenantId)
         .map((p) => ({
@@ -104,7 +112,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
   app.post(
     '/admin/groups/:group/parked/replay',
     {
-      config: { access: 'admin' },
+      config: { access: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Replay the parked messages of a group',
@@ -115,14 +123,14 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
     },
     async (request, reply) => {
       const handler = handlerOf(request.params.group);
-      await deps.store.replayParkedMessages(handler.source, handler.name);
-      return reply.status(202).send({ replaying: true });
+      const replaying = await deps.store.replayParkedMessages(handler.source, handler.name).then(() => true, missingGroup(false));
+      return reply.status(202).send({ replaying });
     },
   );
 
   app.get(
     '/admin/dashboard',
-    { config: { access: 'admin' }, schema: { tags: ['admin'], summary: "The spec's monitoring dashboard (throughput, errors, latency, queue)", response: { 200: Unknown, ...errorResponses(...AUTHENTICATED_ERRORS) } } },
+    { config: { access: 'operator' }, schema: { tags: ['admin'], summary: "The spec's monitoring dashboard (throughput, errors, latency, queue)", response: { 200: Unknown, ...errorResponses(...AUTHENTICATED_ERRORS) } } },
     async () => {
       await runner.refreshStats();
       return dashboard(deps.metrics);
@@ -131,7 +139,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
 
   app.get(
     '/metrics',
-    { config: { access: 'admin' }, schema: { tags: ['admin'], summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: Type.String(), ...errorResponses(...AUTHENTICATED_ERRORS) } } },
+    { config: { access: 'operator' }, schema: { tags: ['admin'], summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: Type.String(), ...errorResponses(...AUTHENTICATED_ERRORS) } } },
     async (_request, reply) => {
       await runner.refreshStats();
       return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

@@ -137,7 +137,7 @@ export function registerReadModelRoutes(app: App, deps: EngineDeps, rebuilds: Re
   app.post(
     '/admin/projections/:projection/rebuild',
     {
-      config: { access: 'admin' },
+      config: { access: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Rebuild a projection by replaying $all into fresh tables, then swap',
@@ -161,7 +161,7 @@ export function registerReadModelRoutes(app: App, deps: EngineDeps, rebuilds: Re
   app.get(
     '/admin/rebuilds/:rebuildId',
     {
-      config: { access: 'admin' },
+      config: { access: 'operator' },
       schema: { tags: ['admin'], summary: 'Progress of a rebuild', params: RebuildIdParamsSchema, response: { 200: RebuildStatusSchema, ...errorResponses(...AUTHENTICATED_ERRORS, 404) } },
     },
     async (request) => {
