@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { PLATFORM_TENANT_ID } from '../../contracts/common.js';
 import type { EngineDeps } from '../../engine/engine-deps.js';
 import { dashboard } from '../../engine/metrics.js';
 import type { EventHandler, SubscriptionRunner } from '../../engine/subscription-runner.js';
@@ -87,7 +88,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
-        summary: "Parked messages of a group (this tenant's events only)",
+        summary: "Parked messages of a group (a tenant admin sees its own events; the platform operator all)",
         params: GroupParams,
         response: { 200: Type.Array(ParkedView), ...errorResponses(...AUTHENTICATED_ERRORS, 404) },
       },
@@ -97,7 +98,7 @@ export function registerAdminRoutes(app: App, deps: Pick<EngineDeps, 'store' | '
       const tenantId = principalOf(request).tenantId;
       const parked = await deps.store.listParkedMessages(handler.source, handler.name, { maxCount: 1000 }).catch(missingGroup([]));
       return parked
-        .filter((p) => (p.event.metadata as Record<string, unknown>)['tenantId'] === tenantId)
+        .filter((p) => tenantId === PLATFORM_TENANT_ID || (p.event.metadata as Record<string, unknown>)['tenantId'] === tenantId)
         .map((p) => ({
           eventId: p.event.id,
           type: p.event.type,
