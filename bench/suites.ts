@@ -8,4 +8,5 @@ import type { SuiteModule } from './figures.js';
 export const SUITES: Readonly<Record<string, () => Promise<SuiteModule>>> = {
   eventstore: () => import('./eventstore.js'),
   http: () => import('./http.js'),
+  flow: () => import('./flow.js'),
 };
