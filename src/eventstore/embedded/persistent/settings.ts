@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from '../../errors.js';
 import {
   ALL_STREAM,
   type ConsumerStrategy,
@@ -34,137 +33,14 @@ export function groupKey(sourceName: string, group: string): string {
   return `${sourceName}::${group}`;
 }
 
+/** The group name, validated (shared rules: src/eventstore/validation.ts). */
 export function validateGroupName(group: unknown): string {
-  if (typeof group !== 'string' || group.trim().length === 0) {
-    throw new InvalidArgumentError('A persistent subscription group name must be a non-empty string', 'group');
-  }
+  assertGroupName(group);
   return group;
 }
 
-/** A well-formed source (the filter is validated here; it only exists on $all groups). */
-export function validateSource(source: unknown): SubscriptionSource {
-  if (typeof source !== 'object' || source === null || !('kind' in source)) {
-    throw new InvalidArgumentError('source must be { kind: "all" } or { kind: "stream", stream }', 'source');
-  }
-  if (source.kind === 'all') {
-    const filter = 'filter' in source ? source.filter : undefined;
-    if (filter === undefined || filter === null) return { kind: 'all' };
-    return { kind: 'all', filter: validateFilter(filter) };
-  }
-  if (source.kind === 'stream') {
-    const stream = 'stream' in source ? source.stream : undefined;
-    if (typeof stream !== 'string' || stream.length === 0) throw new InvalidArgumentError('source.stream must be a non-empty stream name', 'source');
-    if (stream === ALL_STREAM) throw new InvalidArgumentError("Use { kind: 'all' } for $all groups", 'source');
-    return { kind: 'stream', stream };
-  }
-  throw new InvalidArgumentError(`Unknown source kind ${String(source.kind)}`, 'source');
-}
-
-function validateFilter(filter: unknown): EventFilter {
-  if (typeof filter !== 'object' || filter === null || !('on' in filter)) throw new InvalidArgumentError('filter must be an EventFilter', 'filter');
-  const on = filter.on;
-  if (on !== 'eventType' && on !== 'streamName') throw new InvalidArgumentError(`filter.on must be 'eventType' or 'streamName'`, 'filter');
-  if ('prefixes' in filter) {
-    const prefixes: unknown = filter.prefixes;
-    if (!Array.isArray(prefixes) || prefixes.length === 0 || !prefixes.every((p): p is string => typeof p === 'string')) {
-      throw new InvalidArgumentError('filter.prefixes must be a non-empty array of strings', 'filter');
-    }
-    return on === 'eventType' ? { on, prefixes: [...prefixes] } : { on, prefixes: [...prefixes] };
-  }
-  if ('regex' in filter) {
-    const regex: unknown = filter.regex;
-    if (typeof regex !== 'string') throw new InvalidArgumentError('filter.regex must be a string', 'filter');
-    compileRegex(regex);
-    return on === 'eventType' ? { on, regex } : { on, regex };
-  }
-  throw new InvalidArgumentError('filter needs prefixes or regex', 'filter');
-}
-
-const NUMERIC_SETTINGS = [
-  'messageTimeout',
-  'maxRetryCount',
-  'checkPointAfter',
-  'checkPointLowerBound',
-  'checkPointUpperBound',
-  'maxSubscriberCount',
-  'liveBufferSize',
-  'readBatchSize',
-  'historyBufferSize',
-] as const;
-
-const KNOWN_SETTINGS = new Set<string>([...NUMERIC_SETTINGS, 'startFrom', 'resolveLinkTos', 'extraStatistics', 'consumerStrategyName']);
-
-/**
- * `base` (defaults on create, the current settings on update) overlaid with `patch`, validated:
- * non-negative integers, readBatchSize >= 1 and below both buffer sizes (EventStoreDB's rule), a
- * known strategy, and a startFrom that fits the source (Position for $all, revision for a stream).
- */
-export function resolveSettings(
-  kind: SubscriptionSource['kind'],
-  base: PersistentSubscriptionSettings,
-  patch: Partial<PersistentSubscriptionSettings> | undefined,
-): PersistentSubscriptionSettings {
-  if (patch !== undefined && (typeof patch !== 'object' || patch === null)) throw new InvalidArgumentError('settings must be an object', 'settings');
-  const defined: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(patch ?? {})) {
-    if (!KNOWN_SETTINGS.has(key)) throw new InvalidArgumentError(`Unknown persistent subscription setting '${key}'`, key);
-    if (value !== undefined) defined[key] = value;
-  }
-  const merged = { ...base, ...defined } as PersistentSubscriptionSettings;
-  for (const key of NUMERIC_SETTINGS) {
-    const value: unknown = merged[key];
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new InvalidArgumentError(`${key} must be a non-negative integer (got ${String(value)})`, key);
-    }
-  }
-  if (merged.readBatchSize < 1) throw new InvalidArgumentError('readBatchSize must be at least 1', 'readBatchSize');
-  if (merged.readBatchSize >= merged.historyBufferSize) {
-    throw new InvalidArgumentError('readBatchSize may not be greater than or equal to historyBufferSize', 'readBatchSize');
-  }
-  if (merged.readBatchSize >= merged.liveBufferSize) {
-    throw new InvalidArgumentError('readBatchSize may not be greater than or equal to liveBufferSize', 'readBatchSize');
-  }
-  if (!CONSUMER_STRATEGIES.includes(merged.consumerStrategyName)) {
-    throw new InvalidArgumentError(`Unknown consumer strategy '${String(merged.consumerStrategyName)}'`, 'consumerStrategyName');
-  }
-  if (typeof merged.resolveLinkTos !== 'boolean') throw new InvalidArgumentError('resolveLinkTos must be a boolean', 'resolveLinkTos');
-  if (typeof merged.extraStatistics !== 'boolean') throw new InvalidArgumentError('extraStatistics must be a boolean', 'extraStatistics');
-  validateStartFrom(kind, merged.startFrom);
-  return Object.freeze({
-    startFrom: merged.startFrom,
-    resolveLinkTos: merged.resolveLinkTos,
-    extraStatistics: merged.extraStatistics,
-    messageTimeout: merged.messageTimeout,
-    maxRetryCount: merged.maxRetryCount,
-    checkPointAfter: merged.checkPointAfter,
-    checkPointLowerBound: merged.checkPointLowerBound,
-    checkPointUpperBound: merged.checkPointUpperBound,
-    maxSubscriberCount: merged.maxSubscriberCount,
-    liveBufferSize: merged.liveBufferSize,
-    readBatchSize: merged.readBatchSize,
-    historyBufferSize: merged.historyBufferSize,
-    consumerStrategyName: merged.consumerStrategyName,
-  });
-}
-
-export { PERSISTENT_SUBSCRIPTION_DEFAULTS };
-
-function validateStartFrom(kind: SubscriptionSource['kind'], startFrom: unknown): void {
-  if (startFrom === 'start' || startFrom === 'end') return;
-  if (kind === 'stream') {
-    if (typeof startFrom !== 'bigint' || startFrom < 0n) throw new InvalidArgumentError('startFrom of a stream group must be start, end or a revision >= 0', 'startFrom');
-    return;
-  }
-  if (!isPosition(startFrom) || startFrom.commit < 0n || startFrom.prepare < 0n) {
-    throw new InvalidArgumentError('startFrom of a $all group must be start, end or a Position', 'startFrom');
-  }
-}
-
-function isPosition(value: unknown): value is Position {
-  return typeof value === 'object' && value !== null && 'commit' in value && 'prepare' in value && typeof value.commit === 'bigint' && typeof value.prepare === 'bigint';
-}
-
-// ---- points -------------------------------------------------------------------------------
+export { resolveSettings, validateSource };
+import { compileFilterRegex, resolvePersistentSettings as resolveSettings, validateGroupName as assertGroupName, validateSource } from '../../validation.js';
 
 /** a > b, for points of the same source kind (undefined / -1n are before everything). */
 export function pointAfter(a: SourcePoint, b: SourcePoint): boolean {
@@ -186,26 +62,6 @@ export function pointBefore(position: Position): Position | undefined {
 }
 
 // ---- $all filtering -----------------------------------------------------------------------
-
-const regexCache = new Map<string, RegExp>();
-
-function compileRegex(source: string): RegExp {
-  let compiled = regexCache.get(source);
-  if (compiled === undefined) {
-    try {
-      compiled = new RegExp(source, 'u');
-    } catch {
-      try {
-        compiled = new RegExp(source);
-      } catch (error) {
-        throw new InvalidArgumentError(`filter.regex is not a valid regular expression: ${(error as Error).message}`, 'filter');
-      }
-    }
-    if (regexCache.size > 1_000) regexCache.clear();
-    regexCache.set(source, compiled);
-  }
-  return compiled;
-}
 
 /** Streams of the subscription engine itself: never delivered to a $all group, whatever its filter. */
 export function isEngineStream(streamId: string): boolean {
@@ -231,7 +87,7 @@ export function allSourcePredicate(filter: EventFilter | undefined): (event: Rec
       return false;
     };
   }
-  const regex = compileRegex(filter.regex);
+  const regex = compileFilterRegex(filter.regex);
   return (e) => !isEngineStream(e.streamId) && regex.test(field(e));
 }
 
