@@ -52,7 +52,8 @@ export async function openEventStore(settings: StoreSettings, logger?: Logger): 
     settings,
     async () => {
       if (settings.eventStoreConnectionString) return EventStoreDbStore.connect(settings.eventStoreConnectionString);
-      return EmbeddedEventStore.open({ path: settings.dataDir === ':memory:' ? ':memory:' : join(settings.dataDir, 'events.db') });
+      // The commit thread keeps each group commit's fsync off the event loop that serves the API.
+      return EmbeddedEventStore.open({ path: settings.dataDir === ':memory:' ? ':memory:' : join(settings.dataDir, 'events.db'), commitThread: true });
     },
     logger,
   );

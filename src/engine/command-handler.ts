@@ -5,7 +5,7 @@ import { decodeEvent, encodeEvent, type DecodeFailure, type DecodedEvent } from 
 import type { EventBody } from '../contracts/events/catalog.js';
 import type { EventEnvelope } from '../contracts/events/metadata.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
-import type { AppendResult, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
+import type { AppendResult, EventData, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
 
 export interface CommandOutcome<E, S> {
   readonly events: readonly E[];
@@ -58,6 +58,19 @@ interface CachedState {
   readonly decider: object;
   readonly state: unknown;
   readonly revision: bigint;
+}
+
+export interface ExecuteOptions {
+  /**
+   * The stream is believed not to exist yet (its id was generated for this command): the first
+   * attempt decides on the initial state without reading the stream, and its append's expected
+   * revision (no_stream) proves the belief. Whenever it does not hold (the stream exists, or
+   * deciding or encoding throws, or the decision is a no-op), the command runs as it would without
+   * the hint, from the stream's actual state: the outcome is the same, only the read is saved.
+   * Ignored for deciders with an eventId hook: with deterministic ids, a no_stream append to an
+   * existing stream could be an idempotent replay (a success) instead of a conflict.
+   */
+  readonly newStream?: boolean;
 }
 
 export interface LoadedState<S> {
@@ -141,7 +154,7 @@ export class CommandHandler {
       if (decider.isCheckpoint) {
         let revision: bigint | undefined;
         const newestFirst: E[] = [];
-        for await (const recorded of this.store.readStream(stream, { direction: 'backwards', fromRevision: 'end' })) {
+        for await (const recorded of this.store.readStream(stream, { direction: 'backwards', fromRevision: 'end', notFound: 'empty' })) {
           revision ??= recorded.revision;
           const event = decodeOrThrow(recorded) as unknown as E;
           newestFirst.push(event);
@@ -151,12 +164,13 @@ export class CommandHandler {
       }
       let state = decider.initialState;
       let revision: bigint | undefined;
-      for await (const recorded of this.store.readStream(stream)) {
+      for await (const recorded of this.store.readStream(stream, { notFound: 'empty' })) {
         state = decider.evolve(state, decodeOrThrow(recorded) as unknown as E);
         revision = recorded.revision;
       }
       return { state, revision: revision ?? 'no_stream' };
     } catch (error) {
+      // Stores that ignore `notFound: 'empty'` (test doubles, say) still throw: same outcome.
       if (error instanceof StreamNotFoundError) return { state: decider.initialState, revision: 'no_stream' };
       throw error;
     }
@@ -167,7 +181,11 @@ export class CommandHandler {
    * causation flow from the command to every event it produces). Event ids come from the
    * decider's `eventId` hook where duplicates must collapse, else random.
    */
-  async execute<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope): Promise<CommandOutcome<E, S>> {
+  async execute<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope, options: ExecuteOptions = {}): Promise<CommandOutcome<E, S>> {
+    if (options.newStream === true && decider.eventId === undefined && this.cached(stream) === undefined) {
+      const outcome = await this.executeOnNewStream(stream, decider, command, envelope);
+      if (outcome !== undefined) return outcome;
+    }
     let lastConflict: WrongExpectedVersionError | undefined;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const { state, revision } = await this.load(stream, decider);
@@ -188,5 +206,30 @@ export class CommandHandler {
       }
     }
     throw new ConcurrencyConflictError(stream, this.maxAttempts, { cause: lastConflict });
+  }
+
+  /** ExecuteOptions.newStream: the outcome when the stream did not exist, or undefined to run the command as usual. */
+  private async executeOnNewStream<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope): Promise<CommandOutcome<E, S> | undefined> {
+    let events: readonly E[];
+    let nextState: S;
+    let eventIds: string[];
+    let data: EventData[];
+    try {
+      events = decider.decide(command, decider.initialState);
+      if (events.length === 0) return undefined;
+      nextState = events.reduce((s, e) => decider.evolve(s, e), decider.initialState);
+      eventIds = events.map(() => randomUUID());
+      data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
+    } catch {
+      return undefined; // the stream's actual state decides (and raises) instead
+    }
+    try {
+      const append = await this.store.append(stream, data, { expectedRevision: 'no_stream' });
+      this.remember(stream, decider, nextState, append.nextExpectedRevision);
+      return { events, eventIds, state: nextState, append, attempts: 1 };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) return undefined; // it exists after all
+      throw error; // as the usual first attempt's append would have (the read of a missing stream cannot fail)
+    }
   }
 }

@@ -5,8 +5,10 @@
  *    generation; leftovers of an abandoned rebuild are dropped first).
  * 2. Replay: a catch-up subscription on $all from the start, filtered on the projection's event
  *    types (store.subscribeToAll: the same code on EventStoreDB), applied in batches of
- *    `batchSize` events per transaction, each event at most once per id under the rebuild's
- *    handled_events group (= its prefix). Corrupt events are skipped (the live handler parks them).
+ *    `batchSize` events per transaction, each event at most once per id; the replayed ids are
+ *    written to the rebuild's handled_events group (= its prefix) in bulk, in key order, at the
+ *    end of each drain (ReplayedIds: the exactly-once argument is there). Corrupt events are
+ *    skipped (the live handler parks them).
  * 3. Catch up: up to the last matching event at the start, then again to the last matching event
  *    now, until a round brings fewer than `swapLagEvents` events.
  * 4. Swap, under the projection's gate (projectionHandler waits between two events): catch up to
@@ -25,11 +27,13 @@ import { decodeEvent } from '../contracts/events/codec.js';
 import type { CatchUpSubscription, EventFilter, EventStore, Position, RecordedEvent } from '../eventstore/port.js';
 import {
   activeTableSet,
-  applyBatch,
+  applyEvents,
   createProjectionTables,
   dropProjectionTables,
+  handledAmong,
   projectionFilter,
   projectionGate,
+  recordHandled,
   registryRow,
   tableNames,
   updateRegistry,
@@ -38,6 +42,7 @@ import {
   type TableNames,
 } from '../projections/projection.js';
 import type { RebuildProgressView, RebuildStatusView } from '../contracts/api/read-models.js';
+import type { ReadModelDatabase } from '../readmodel/database.js';
 import { describeError } from './failures.js';
 
 export type RebuildPhase = 'starting' | 'replaying' | 'catching_up' | 'swapping' | 'done';
@@ -65,6 +70,8 @@ export interface RebuildOptions {
   readonly swapLagEvents?: number;
   /** Catch-up rounds before swapping anyway. Default 10. */
   readonly maxCatchUpRounds?: number;
+  /** Replayed ids kept in memory (32 bytes each) before they are written to handled_events. Default 120,000. */
+  readonly replayedIdsInMemory?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -109,6 +116,232 @@ export class UnknownProjectionError extends Error {
 }
 
 const running = new WeakMap<object, Set<string>>();
+
+/** Replayed ids kept in memory before they are written (EventIdSet: 4.25 MB, room for 131,072 uuids). */
+const REPLAYED_IDS_IN_MEMORY = 120_000;
+
+/** A canonical (lowercase) uuid as four 32-bit words into `out`; false for any other string. */
+function parseUuid(id: string, out: Uint32Array): boolean {
+  if (id.length !== 36) return false;
+  let word = 0;
+  let digits = 0;
+  let w = 0;
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+      continue;
+    }
+    let nibble: number;
+    if (c >= 48 && c <= 57) nibble = c - 48;
+    else if (c >= 97 && c <= 102) nibble = c - 87;
+    else return false;
+    word = ((word << 4) | nibble) >>> 0;
+    if (++digits === 8) {
+      out[w++] = word;
+      word = 0;
+      digits = 0;
+    }
+  }
+  return true;
+}
+
+function hex8(word: number): string {
+  return word.toString(16).padStart(8, '0');
+}
+
+function formatUuid(words: Uint32Array, at: number): string {
+  const b = hex8(words[at + 1] as number);
+  const c = hex8(words[at + 2] as number);
+  return `${hex8(words[at] as number)}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${hex8(words[at + 3] as number)}`;
+}
+
+/**
+ * A set of event ids keeping canonical uuids (what the stores deliver) as 128-bit keys in typed
+ * arrays (open addressing, linear probing, load <= 1/2): 17 bytes a slot, off the JS heap. A
+ * Set<string> keeps every id string alive until cleared: promoted to the old generation, then
+ * garbage that only full GCs collect, it grew a 1M-event rebuild's RSS by tens of MB. Other ids
+ * (any string) go to a Set<string>. Size it for the ids it will hold (`expected`): growing leaves
+ * the old arrays to the GC.
+ */
+export class EventIdSet {
+  #words = new Uint32Array(0);
+  #used = new Uint8Array(0);
+  #mask = 0;
+  #uuids = 0;
+  readonly #others = new Set<string>();
+  readonly #key = new Uint32Array(4);
+
+  constructor(expected = 0) {
+    let capacity = 1 << 10;
+    while (capacity < expected * 2) capacity *= 2;
+    if (expected > 0) this.#allocate(capacity);
+  }
+
+  get size(): number {
+    return this.#uuids + this.#others.size;
+  }
+
+  has(id: string): boolean {
+    if (!parseUuid(id, this.#key)) return this.#others.has(id);
+    return this.#uuids > 0 && this.#used[this.#find(this.#key)] === 1;
+  }
+
+  /** Adds `id`; false when it was there already. */
+  add(id: string): boolean {
+    if (!parseUuid(id, this.#key)) {
+      if (this.#others.has(id)) return false;
+      this.#others.add(id);
+      return true;
+    }
+    if ((this.#uuids + 1) * 2 > this.#used.length) this.#grow();
+    const slot = this.#find(this.#key);
+    if (this.#used[slot] === 1) return false;
+    this.#used[slot] = 1;
+    this.#words.set(this.#key, slot * 4);
+    this.#uuids += 1;
+    return true;
+  }
+
+  /** Empties the set (keeping its arrays). */
+  clear(): void {
+    this.#used.fill(0);
+    this.#uuids = 0;
+    this.#others.clear();
+  }
+
+  /** The ids in string order (the words of canonical uuids compare as their text does), formatted one at a time. */
+  *sorted(): Generator<string> {
+    const words = this.#words;
+    const slots = new Uint32Array(this.#uuids);
+    let n = 0;
+    for (let slot = 0; slot < this.#used.length; slot++) if (this.#used[slot] === 1) slots[n++] = slot;
+    slots.sort((a, b) => {
+      for (let i = 0; i < 4; i++) {
+        const d = (words[a * 4 + i] as number) - (words[b * 4 + i] as number);
+        if (d !== 0) return d;
+      }
+      return 0;
+    });
+    const others = [...this.#others].sort();
+    let o = 0;
+    for (const slot of slots) {
+      const id = formatUuid(words, slot * 4);
+      while (o < others.length && (others[o] as string) < id) yield others[o++] as string;
+      yield id;
+    }
+    while (o < others.length) yield others[o++] as string;
+  }
+
+  /** The slot of `key`: where it is, or the free slot it would take. */
+  #find(key: Uint32Array): number {
+    const words = this.#words;
+    const used = this.#used;
+    const k0 = key[0] as number;
+    const k1 = key[1] as number;
+    const k2 = key[2] as number;
+    const k3 = key[3] as number;
+    let slot = (k0 ^ Math.imul(k1, 0x9e3779b1) ^ Math.imul(k2, 0x85ebca77) ^ Math.imul(k3, 0xc2b2ae3d)) & this.#mask;
+    while (used[slot] === 1) {
+      const at = slot * 4;
+      if (words[at] === k0 && words[at + 1] === k1 && words[at + 2] === k2 && words[at + 3] === k3) return slot;
+      slot = (slot + 1) & this.#mask;
+    }
+    return slot;
+  }
+
+  #allocate(capacity: number): void {
+    this.#words = new Uint32Array(capacity * 4);
+    this.#used = new Uint8Array(capacity);
+    this.#mask = capacity - 1;
+  }
+
+  #grow(): void {
+    const oldWords = this.#words;
+    const oldUsed = this.#used;
+    this.#allocate(Math.max(1 << 10, oldUsed.length * 2));
+    for (let slot = 0; slot < oldUsed.length; slot++) {
+      if (oldUsed[slot] !== 1) continue;
+      const key = oldWords.subarray(slot * 4, slot * 4 + 4);
+      const to = this.#find(key);
+      this.#used[to] = 1;
+      this.#words.set(key, to * 4);
+    }
+  }
+}
+
+/**
+ * The ids a rebuild has replayed: each event is applied at most once per id (the first occurrence
+ * in $all wins, as with the live handler), and by the swap the rebuild's handled_events group
+ * holds exactly the ids replayed.
+ *
+ * Recording each id in its batch's transaction (as the live handler does, per event) made every
+ * random id dirty a different B-tree page of handled_events: writing those pages was ~40% of a
+ * rebuild. Instead the ids are kept in memory (`pending`, an EventIdSet: off the JS heap) and
+ * written in key order, in bulk (recordHandled): at the end of every drain (the replay, each
+ * catch-up round, the final catch-up under the gate) and whenever `limit` ids are pending
+ * (bounded memory: 4.25 MB at the default limit). Until the swap
+ * nobody else reads or writes this group (the live handler records under the serving prefix; a
+ * crash abandons the rebuild, whose group the next one drops), so writing the ids after their
+ * effects, in other transactions, is not observable.
+ *
+ * Exactly-once at the swap:
+ * - R = the events of $all matching the filter up to the last matching one at the final catch-up
+ *   (under the gate), each delivered once, in order, by the catch-up subscription.
+ * - An id is claimed iff it is neither pending nor written (handledAmong), so each id of R is
+ *   applied once, at its first occurrence, and then pending. persist() ends every drain, so when
+ *   the swap transaction runs, the new group's handled ids = ids(R) and the new tables hold the
+ *   effects of exactly those first occurrences, as when each batch recorded its ids.
+ * - After the swap the live handler dedupes against that group (applyOnce): an event it delivers
+ *   (a redelivery, one it was behind on, a copy of an id stored again later in $all) whose id is
+ *   in R is skipped, its effect being in the new tables; any other id is not in R (appended after
+ *   the final catch-up), was not applied by the rebuild, and is applied once and recorded.
+ * - The gate: the live handler applies nothing between the final catch-up and the swap, and
+ *   whatever it applied to the old set before is in R, so nothing is lost with the old tables.
+ */
+class ReplayedIds {
+  readonly #pending: EventIdSet;
+  #written = 0;
+
+  constructor(
+    private readonly db: ReadModelDatabase,
+    private readonly group: string,
+    private readonly limit: number,
+    batchSize: number,
+  ) {
+    // `full` is checked after each batch: room for one more.
+    this.#pending = new EventIdSet(limit + batchSize);
+  }
+
+  /** The events of `batch` whose id was never replayed before, first occurrence only; their ids become pending. */
+  claim(batch: readonly DecodedEvent[]): DecodedEvent[] {
+    const pending = this.#pending;
+    let candidates = batch.filter((event) => !pending.has(event.id));
+    if (this.#written > 0 && candidates.length > 0) {
+      const seen = handledAmong(
+        this.db,
+        this.group,
+        candidates.map((event) => event.id),
+      );
+      if (seen.size > 0) candidates = candidates.filter((event) => !seen.has(event.id));
+    }
+    const fresh: DecodedEvent[] = [];
+    for (const event of candidates) if (pending.add(event.id)) fresh.push(event); // else twice in this batch
+    return fresh;
+  }
+
+  get full(): boolean {
+    return this.#pending.size >= this.limit;
+  }
+
+  /** Writes the pending ids to handled_events (group = the rebuild's prefix). */
+  persist(): void {
+    if (this.#pending.size === 0) return;
+    recordHandled(this.db, this.group, this.#pending.sorted());
+    this.#written += this.#pending.size;
+    this.#pending.clear();
+  }
+}
 
 async function lastMatchingPosition(store: EventStore, filter: EventFilter): Promise<Position | undefined> {
   for await (const event of store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1, filter })) return event.position;
@@ -184,10 +417,14 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
   let tables: TableNames<K> | undefined;
 
   let replayMs = 0;
+  let replayed: ReplayedIds | undefined;
   const flush = (batch: DecodedEvent[]): void => {
-    if (batch.length === 0 || tables === undefined || prefix === undefined) return;
-    applied += applyBatch(db, projection, tables, prefix, batch);
+    if (batch.length === 0 || tables === undefined || replayed === undefined) return;
+    const fresh = replayed.claim(batch);
+    applyEvents(db, projection, tables, fresh);
+    applied += fresh.length;
     batch.length = 0;
+    if (replayed.full) replayed.persist();
     report(false);
   };
 
@@ -215,6 +452,7 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
       if (recorded.position.commit >= target.commit) break;
     }
     flush(batch);
+    replayed?.persist();
     replayMs += performance.now() - startTime;
     return events - startEvents;
   };
@@ -235,6 +473,7 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
     dropProjectionTables(db, projection, newPrefix);
     const newTables = createProjectionTables(db, projection, newPrefix);
     tables = newTables;
+    replayed = new ReplayedIds(db, newPrefix, Math.max(1, options.replayedIdsInMemory ?? REPLAYED_IDS_IN_MEMORY), batchSize);
     log.info({ generation, prefix: newPrefix, serving: live.group }, 'rebuild started');
     enter('starting');
     subscription = store.subscribeToAll({ fromPosition: 'start', filter });

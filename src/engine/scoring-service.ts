@@ -36,7 +36,9 @@ export class ScoringService {
   async submit(context: CommandContext, request: ScoringRequest, scoringId: string = randomUUID()): Promise<{ scoringId: string; attempt: number }> {
     await this.admission(context.tenantId);
     const requestedAt = this.clock().toISOString();
-    const outcome = await this.execute(context, { type: 'RequestScoring', scoringId, tenantId: context.tenantId, request, requestedAt }, requestedAt);
+    const command: ScoringCommand = { type: 'RequestScoring', scoringId, tenantId: context.tenantId, request, requestedAt };
+    // A new scoring id as a rule: no read of its (missing) stream; the append's no_stream check proves it (see ExecuteOptions).
+    const outcome = await this.commands.execute(scoringStreamId(scoringId), scoringRequestDecider, command, envelopeOf(context, requestedAt), { newStream: true });
     return { scoringId, attempt: outcome.state.status === 'none' ? 1 : outcome.state.attempt };
   }
 

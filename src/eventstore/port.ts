@@ -53,6 +53,13 @@ export interface ReadStreamOptions {
   readonly fromRevision?: 'start' | 'end' | bigint;
   readonly direction?: Direction;
   readonly maxCount?: number;
+  /**
+   * A stream that does not exist (never written, or soft-deleted): 'throw' StreamNotFoundError
+   * (the default, as EventStoreDB) or read it as 'empty', for callers that fold a missing stream
+   * as an empty history (no error is built on their hot path). A hard-deleted stream still throws
+   * StreamDeletedError.
+   */
+  readonly notFound?: 'throw' | 'empty';
 }
 
 /** EventStoreDB's server-side filter: by event type or stream name, prefixes or one regex. */

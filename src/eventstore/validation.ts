@@ -72,6 +72,13 @@ export function validateDirection(direction: unknown): Direction {
   throw new InvalidArgumentError(`direction must be 'forwards' or 'backwards' (got ${String(direction)})`, 'direction');
 }
 
+/** ReadStreamOptions.notFound: 'throw' (default) or 'empty'. */
+export function validateNotFound(notFound: unknown): 'throw' | 'empty' {
+  if (notFound === undefined || notFound === 'throw') return 'throw';
+  if (notFound === 'empty') return 'empty';
+  throw new InvalidArgumentError(`notFound must be 'throw' or 'empty' (got ${String(notFound)})`, 'notFound');
+}
+
 export function validateRevision(revision: unknown, argument: string): 'start' | 'end' | bigint {
   if (revision === 'start' || revision === 'end') return revision;
   if (typeof revision === 'bigint' && revision >= 0n) return revision;

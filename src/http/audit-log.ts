@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import { Type, type Static } from 'typebox';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
 
@@ -14,10 +15,25 @@ export const AuditEntrySchema = Type.Object({
 });
 export type AuditEntry = Static<typeof AuditEntrySchema>;
 
-/** Who did what, when, under which correlation id, and how it ended: every command and admin action. */
+/**
+ * Who did what, when, under which correlation id, and how it ended: every command and admin action.
+ *
+ * Entries are recorded once the response is sent, and written a turn later in one transaction per
+ * turn. On a file database that transaction commits without the fsync of the connection's
+ * synchronous=FULL (it would stall the event loop for milliseconds on every turn under load);
+ * the WAL is fdatasync'ed right after instead, off the event loop (libuv's pool): the same bytes
+ * reach the disk, only without blocking the requests behind them.
+ */
 export class AuditLog {
   private readonly insert;
   private readonly page;
+  /** The connection's own synchronous level, restored after each audit transaction. */
+  private readonly synchronous: number;
+  /** The WAL of a file database (opened on the first flush), or null where it is not used (in memory, not WAL, cannot open). */
+  private wal: number | null | undefined;
+  private syncing = false;
+  private syncAgain = false;
+  private synced: (() => void)[] = [];
 
   constructor(private readonly db: ReadModelDatabase) {
     migrate(db, 'audit', [
@@ -32,6 +48,8 @@ export class AuditLog {
     this.insertAll = db.transaction((entries: readonly AuditEntry[]) => {
       for (const e of entries) this.insert.run(e.at, e.keyId, e.role, e.tenantId, e.action, e.target, e.correlationId, e.status, e.outcome);
     });
+    this.synchronous = Number(db.pragma('synchronous', { simple: true }));
+    this.wal = db.memory || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal' ? null : undefined;
     this.page = db.prepare<[string, number, number], { seq: number; at: string; key_id: string | null; role: string | null; tenant_id: string; action: string; target: string; correlation_id: string; status: number; outcome: AuditEntry['outcome'] }>(
       'SELECT * FROM audit_log WHERE tenant_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     );
@@ -53,7 +71,57 @@ export class AuditLog {
     if (this.pending.length === 0 || !this.db.open) return;
     const entries = this.pending;
     this.pending = [];
-    this.insertAll(entries);
+    const wal = this.db.inTransaction ? null : this.walFd();
+    if (wal === null) {
+      this.insertAll(entries);
+      return;
+    }
+    // NORMAL for this transaction only (the pragma is per connection, and nothing else runs meanwhile): no fsync in COMMIT.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.insertAll(entries);
+    } finally {
+      this.db.pragma(`synchronous = ${this.synchronous}`);
+    }
+    this.syncWal(wal);
+  }
+
+  /** Writes what is queued and waits until it is on disk; then the log lets go of the WAL (the app is closing). */
+  async close(): Promise<void> {
+    this.flush();
+    if (this.syncing) await new Promise<void>((resolve) => this.synced.push(resolve));
+    if (typeof this.wal === 'number') closeSync(this.wal);
+    this.wal = null;
+  }
+
+  private walFd(): number | null {
+    if (this.wal === undefined) {
+      try {
+        this.wal = openSync(`${this.db.name}-wal`, 'r+');
+      } catch {
+        this.wal = null; // commit with the connection's own fsync
+      }
+    }
+    return this.wal;
+  }
+
+  /** fdatasync of the WAL off the event loop; writes committed while one runs are covered by the next. */
+  private syncWal(fd: number): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = true;
+    fdatasync(fd, (error) => {
+      this.syncing = false;
+      if (error) process.emitWarning(`Audit log: fdatasync of the WAL failed: ${error.message}`);
+      if (this.syncAgain) {
+        this.syncAgain = false;
+        this.syncWal(fd);
+        return;
+      }
+      for (const resolve of this.synced.splice(0)) resolve();
+    });
   }
 
   /** Newest first; `before` is the seq cursor of the previous page. */

@@ -352,26 +352,66 @@ export function decodeForProjection(recorded: RecordedEvent): DecodedEvent {
 }
 
 /**
- * Applies decoded events to one table set in ONE transaction, each at most once per event id
- * under `group` (handled_events). Returns how many were applied (the rest were duplicates).
+ * Applies decoded events to one table set in ONE transaction, WITHOUT recording their ids: the
+ * caller has deduplicated them and records the ids itself (a rebuild: see ReplayedIds in
+ * src/engine/rebuild.ts, which writes them in key order, in bulk, before the swap).
  */
-export function applyBatch<K extends string>(db: ReadModelDatabase, projection: Projection<K>, tables: TableNames<K>, group: string, events: readonly DecodedEvent[]): number {
-  const { insert } = ensureHandledEvents(db);
-  let applied = 0;
+export function applyEvents<K extends string>(db: ReadModelDatabase, projection: Projection<K>, tables: TableNames<K>, events: readonly DecodedEvent[]): void {
+  if (events.length === 0) return;
   db.transaction(() => {
-    const at = new Date().toISOString();
-    // Ids inserted in key order (better B-tree locality than random uuids in event order).
-    const ids = events.map((event) => event.id).sort();
-    const inserted = new Set<string>();
-    for (const id of ids) if (insert.run(group, id, at).changes > 0) inserted.add(id);
-    // The first of several events with one id wins (the same event stored twice).
-    const fresh = events.filter((event) => inserted.delete(event.id));
-    applied = fresh.length;
-    if (fresh.length === 0) return;
-    if (projection.applyBatch) projection.applyBatch(db, fresh, tables);
-    else for (const event of fresh) projection.apply(db, event, tables);
+    if (projection.applyBatch) projection.applyBatch(db, events, tables);
+    else for (const event of events) projection.apply(db, event, tables);
   }).immediate();
-  return applied;
+}
+
+/** Ids per statement of recordHandled / handledAmong (one JSON array parameter each). */
+const IDS_PER_STATEMENT = 5_000;
+
+const handledStatements = new WeakMap<ReadModelDatabase, { readonly record: Statement; readonly among: Statement }>();
+
+function bulkHandledStatements(db: ReadModelDatabase): { readonly record: Statement; readonly among: Statement } {
+  let statements = handledStatements.get(db);
+  if (!statements) {
+    ensureHandledEvents(db);
+    statements = {
+      record: db.prepare('INSERT OR IGNORE INTO handled_events (group_name, event_id, handled_at) SELECT ?, value, ? FROM json_each(?)'),
+      among: db.prepare('SELECT value AS id FROM json_each(?) WHERE EXISTS (SELECT 1 FROM handled_events h WHERE h.group_name = ? AND h.event_id = value)'),
+    };
+    handledStatements.set(db, statements);
+  }
+  return statements;
+}
+
+/**
+ * Records `ids` as handled under `group`, in bulk: one transaction, a JSON array of ids per
+ * statement. Give them in key order (sorted strings): B-tree pages are then filled one after the
+ * other instead of each id dirtying a random page.
+ */
+export function recordHandled(db: ReadModelDatabase, group: string, ids: Iterable<string>): void {
+  const { record } = bulkHandledStatements(db);
+  const at = new Date().toISOString();
+  db.transaction(() => {
+    let chunk: string[] = [];
+    for (const id of ids) {
+      chunk.push(id);
+      if (chunk.length < IDS_PER_STATEMENT) continue;
+      record.run(group, at, JSON.stringify(chunk));
+      chunk = [];
+    }
+    if (chunk.length > 0) record.run(group, at, JSON.stringify(chunk));
+  }).immediate();
+}
+
+/** The ids among `ids` already recorded as handled under `group` (one index probe each, in SQLite). */
+export function handledAmong(db: ReadModelDatabase, group: string, ids: readonly string[]): Set<string> {
+  const found = new Set<string>();
+  if (ids.length === 0) return found;
+  const { among } = bulkHandledStatements(db);
+  const sorted = [...ids].sort();
+  for (let i = 0; i < sorted.length; i += IDS_PER_STATEMENT) {
+    for (const row of among.all(JSON.stringify(sorted.slice(i, i + IDS_PER_STATEMENT)), group) as { id: string }[]) found.add(row.id);
+  }
+  return found;
 }
 
 export interface ProjectionHandlerOptions {

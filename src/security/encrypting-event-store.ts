@@ -40,7 +40,7 @@ import { decryptValue, encryptValue, parseEnvelope } from './crypto.js';
 import type { DataKey, KeyStore } from './key-store.js';
 import { emailSubject, forgetBorrower, registerKeyStore, type ForgetActor, type ForgetResult } from './personal-data.js';
 import { isRedacted, REDACTED_METADATA_KEY } from './redaction.js';
-import { rewriteAt, sensitivePlan, valueAt } from './sensitive-fields.js';
+import { type LeafRewriter, rewriteField, sensitivePlan, valueAt } from './sensitive-fields.js';
 
 export interface EncryptingEventStoreOptions {
   readonly keys: KeyStore;
@@ -51,6 +51,110 @@ export interface EncryptingEventStoreOptions {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `source` with `map` applied to every event, as `for await (const e of source) yield map(e)` would
+ * give it, without an async generator per read (most reads carry no personal data: the wrapper's
+ * cost is then all there is). Closes `source` when `map` throws or the consumer stops early.
+ */
+class MappedEvents implements AsyncIterableIterator<RecordedEvent> {
+  readonly #source: AsyncIterable<RecordedEvent>;
+  readonly #map: (event: RecordedEvent) => RecordedEvent;
+  #iterator: AsyncIterator<RecordedEvent> | undefined;
+  #done = false;
+
+  constructor(source: AsyncIterable<RecordedEvent>, map: (event: RecordedEvent) => RecordedEvent) {
+    this.#source = source;
+    this.#map = map;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<RecordedEvent> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<RecordedEvent, undefined>> {
+    if (this.#done) return { done: true, value: undefined };
+    const iterator = (this.#iterator ??= this.#source[Symbol.asyncIterator]());
+    let result: IteratorResult<RecordedEvent>;
+    try {
+      result = await iterator.next();
+    } catch (error) {
+      this.#done = true;
+      throw error;
+    }
+    if (result.done === true) {
+      this.#done = true;
+      return { done: true, value: undefined };
+    }
+    try {
+      return { done: false, value: this.#map(result.value) };
+    } catch (error) {
+      await this.return();
+      throw error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<RecordedEvent, undefined>> {
+    if (!this.#done) {
+      this.#done = true;
+      await this.#iterator?.return?.();
+    }
+    return { done: true, value: undefined };
+  }
+}
+
+/** Seals the sensitive values of one event under its subject's data key (looked up once, on the first value to seal). */
+class Sealer implements LeafRewriter {
+  #key: DataKey | undefined;
+
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly subject: string,
+  ) {}
+
+  rewrite(value: JsonValue, pointer: string): JsonValue | undefined {
+    if (isRedacted(value)) return undefined; // nothing personal left to protect
+    const key = (this.#key ??= this.keys.keyFor(this.subject));
+    return encryptValue(key.keyId, key.key, pointer, value);
+  }
+}
+
+/** Opens the envelopes of one event: the value, or the field's redaction (recorded in `redacted`) when its key is gone or it does not verify. */
+class Opener implements LeafRewriter {
+  readonly redacted: string[] = [];
+  /** The redaction of the field being rewritten. */
+  redaction: JsonValue = null;
+  // Fields of one event share a key: look it up once.
+  #lastKeyId: string | undefined;
+  #lastKey: Buffer | undefined;
+
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly logger: Logger | undefined,
+    private readonly recorded: RecordedEvent,
+  ) {}
+
+  rewrite(value: JsonValue, pointer: string): JsonValue | undefined {
+    const envelope = parseEnvelope(value);
+    if (envelope === undefined) return undefined; // not encrypted (written before encryption was on)
+    if (envelope.keyId !== this.#lastKeyId) {
+      this.#lastKeyId = envelope.keyId;
+      this.#lastKey = this.keys.dataKey(envelope.keyId);
+    }
+    if (this.#lastKey !== undefined) {
+      try {
+        return decryptValue(envelope, this.#lastKey, pointer);
+      } catch (error) {
+        this.logger?.error(
+          { eventId: this.recorded.id, streamId: this.recorded.streamId, pointer, keyId: envelope.keyId, err: error },
+          'a personal field does not decrypt (tampered or corrupt): it reads redacted',
+        );
+      }
+    }
+    this.redacted.push(pointer);
+    return this.redaction;
+  }
 }
 
 export class EncryptingEventStore implements EventStore {
@@ -85,15 +189,10 @@ export class EncryptingEventStore implements EventStore {
     if (plan === undefined) return event;
     const email = plan.subject !== undefined ? valueAt(event.data, plan.subject) : undefined;
     const subject = typeof email === 'string' && !isRedacted(email) ? emailSubject(email) : `stream:${stream}`;
-    let key: DataKey | undefined;
-    let data = event.data;
+    const sealer = new Sealer(this.keys, subject);
     const owned = new WeakSet<object>();
-    const seal = (value: JsonValue, pointer: string): JsonValue | undefined => {
-      if (isRedacted(value)) return undefined; // nothing personal left to protect
-      key ??= this.keys.keyFor(subject);
-      return encryptValue(key.keyId, key.key, pointer, value);
-    };
-    for (const field of plan.fields) data = rewriteAt(data, field.segments, seal, owned);
+    let data = event.data;
+    for (const field of plan.fields) data = rewriteField(data, field, sealer, owned);
     return data === event.data ? event : { ...event, data };
   }
 
@@ -101,47 +200,37 @@ export class EncryptingEventStore implements EventStore {
   decryptEvent(recorded: RecordedEvent): RecordedEvent {
     const plan = sensitivePlan(recorded.type);
     if (plan === undefined) return recorded;
-    const redacted: string[] = [];
-    let data = recorded.data;
+    const opener = new Opener(this.keys, this.#logger, recorded);
     const owned = new WeakSet<object>();
-    // Fields of one event share a key: look it up once.
-    let lastKeyId: string | undefined;
-    let lastKey: Buffer | undefined;
-    const open = (value: JsonValue, pointer: string, redaction: JsonValue): JsonValue | undefined => {
-      const envelope = parseEnvelope(value);
-      if (envelope === undefined) return undefined; // not encrypted (written before encryption was on)
-      if (envelope.keyId !== lastKeyId) {
-        lastKeyId = envelope.keyId;
-        lastKey = this.keys.dataKey(envelope.keyId);
-      }
-      if (lastKey !== undefined) {
-        try {
-          return decryptValue(envelope, lastKey, pointer);
-        } catch (error) {
-          this.#logger?.error(
-            { eventId: recorded.id, streamId: recorded.streamId, pointer, keyId: envelope.keyId, err: error },
-            'a personal field does not decrypt (tampered or corrupt): it reads redacted',
-          );
-        }
-      }
-      redacted.push(pointer);
-      return redaction;
-    };
-    for (const field of plan.fields) data = rewriteAt(data, field.segments, (value, pointer) => open(value, pointer, field.redaction), owned);
+    let data = recorded.data;
+    for (const field of plan.fields) {
+      opener.redaction = field.redaction;
+      data = rewriteField(data, field, opener, owned);
+    }
     if (data === recorded.data) return recorded;
-    const metadata = redacted.length > 0 ? { ...recorded.metadata, [REDACTED_METADATA_KEY]: redacted } : recorded.metadata;
+    const metadata = opener.redacted.length > 0 ? { ...recorded.metadata, [REDACTED_METADATA_KEY]: opener.redacted } : recorded.metadata;
     return { ...recorded, data, metadata };
   }
 
-  async *#decryptAll(source: AsyncIterable<RecordedEvent>): AsyncGenerator<RecordedEvent, void, undefined> {
-    for await (const event of source) yield this.decryptEvent(event);
+  #decryptAll(source: AsyncIterable<RecordedEvent>): AsyncIterableIterator<RecordedEvent> {
+    return new MappedEvents(source, (event) => this.decryptEvent(event));
   }
 
   // ---------------------------------------------------------------- EventStore
 
   async append(stream: string, events: readonly EventData[], options?: AppendOptions): Promise<AppendResult> {
-    const sealed = Array.isArray(events) ? events.map((event: EventData) => this.encryptEvent(stream, event)) : events;
-    return this.#inner.append(stream, sealed, options);
+    return this.#inner.append(stream, Array.isArray(events) ? this.#encryptAll(stream, events) : events, options);
+  }
+
+  /** The batch as stored: the same array when no event carries personal data. */
+  #encryptAll(stream: string, events: readonly EventData[]): readonly EventData[] {
+    let sealed: EventData[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as EventData;
+      const stored = this.encryptEvent(stream, event);
+      if (stored !== event) (sealed ??= events.slice())[i] = stored;
+    }
+    return sealed ?? events;
   }
 
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent> {

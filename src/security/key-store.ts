@@ -61,6 +61,8 @@ export class KeyStore {
   readonly #dataKeys: LruCache<string, Buffer>;
   /** blind index (hex) → keyId. */
   readonly #subjects: LruCache<string, string>;
+  /** subject → its data key: the hot path of encryption (no HMAC, no lookup) for a borrower seen recently. */
+  readonly #bySubject: LruCache<string, DataKey>;
   readonly #dataVersion: Database.Statement<[], number>;
   readonly #byIndex: Database.Statement<[Buffer], KeyRow>;
   readonly #byId: Database.Statement<[string], KeyRow>;
@@ -75,6 +77,7 @@ export class KeyStore {
     this.#keys = keys;
     this.#dataKeys = new LruCache(cacheSize);
     this.#subjects = new LruCache(cacheSize);
+    this.#bySubject = new LruCache(cacheSize);
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.#byIndex = db.prepare<[Buffer], KeyRow>('SELECT key_id, wrapped_key FROM data_keys WHERE subject_index = ?');
     this.#byId = db.prepare<[string], KeyRow>('SELECT key_id, wrapped_key FROM data_keys WHERE key_id = ?');
@@ -119,12 +122,14 @@ export class KeyStore {
   /** The data key of `subject`, created on first use. */
   keyFor(subject: string): DataKey {
     this.#refresh();
+    const known = this.#bySubject.get(subject);
+    if (known !== undefined) return known;
     const index = this.indexOf(subject);
     const indexHex = index.toString('hex');
     const cachedId = this.#subjects.get(indexHex);
     if (cachedId !== undefined) {
       const key = this.#dataKeys.get(cachedId);
-      if (key !== undefined) return { keyId: cachedId, key };
+      if (key !== undefined) return this.#remember(subject, { keyId: cachedId, key });
     }
     let row = this.#byIndex.get(index);
     if (row === undefined) {
@@ -136,7 +141,7 @@ export class KeyStore {
     }
     const key = this.#unwrap(row);
     this.#subjects.set(indexHex, row.key_id);
-    return { keyId: row.key_id, key };
+    return this.#remember(subject, { keyId: row.key_id, key });
   }
 
   /** The data key `keyId`, or undefined when it does not exist (destroyed, or never here). */
@@ -154,6 +159,8 @@ export class KeyStore {
     const row = this.#byIndex.get(index);
     const destroyed = this.#delete.run(index).changes;
     this.#subjects.delete(index.toString('hex'));
+    this.#bySubject.get(subject)?.key.fill(0);
+    this.#bySubject.delete(subject);
     if (row !== undefined) {
       this.#dataKeys.get(row.key_id)?.fill(0);
       this.#dataKeys.delete(row.key_id);
@@ -174,7 +181,13 @@ export class KeyStore {
     this.#closed = true;
     this.#dataKeys.clear();
     this.#subjects.clear();
+    this.#bySubject.clear();
     this.#db.close();
+  }
+
+  #remember(subject: string, dataKey: DataKey): DataKey {
+    this.#bySubject.set(subject, dataKey);
+    return dataKey;
   }
 
   #unwrap(row: KeyRow): Buffer {
@@ -190,5 +203,6 @@ export class KeyStore {
     this.#lastDataVersion = version;
     this.#dataKeys.clear();
     this.#subjects.clear();
+    this.#bySubject.clear();
   }
 }

@@ -14,8 +14,15 @@ export interface SensitiveField {
   /** The catalogue's pointer (with `*`). */
   readonly path: string;
   readonly segments: readonly string[];
+  /** Per segment: the property name (unescaped) and its pointer suffix (`/segment`), or null for `*`; precomputed for the rewrites. */
+  readonly steps: readonly FieldStep[];
   readonly redaction: JsonValue;
   readonly isEmail: boolean;
+}
+
+export interface FieldStep {
+  readonly key: string | null;
+  readonly pointer: string;
 }
 
 export interface SensitivePlan {
@@ -70,7 +77,8 @@ export function sensitivePlan(type: string): SensitivePlan | undefined {
     const fields = entry.sensitivePaths.map((path): SensitiveField => {
       const segments = path.split('/').slice(1);
       const schemas = schemasAt(entry.schema, segments);
-      return { path, segments, redaction: redactionFor(schemas), isEmail: schemas.some((s) => (s as { format?: unknown }).format === 'email') };
+      const steps = segments.map((segment): FieldStep => (segment === '*' ? { key: null, pointer: '' } : { key: unescapeSegment(segment), pointer: `/${segment}` }));
+      return { path, segments, steps, redaction: redactionFor(schemas), isEmail: schemas.some((s) => (s as { format?: unknown }).format === 'email') };
     });
     const subject = fields.find((f) => f.isEmail && !f.segments.includes('*'));
     plan = subject ? { fields, subject: subject.segments } : { fields };
@@ -83,8 +91,10 @@ export function sensitivePlan(type: string): SensitivePlan | undefined {
 export function valueAt(data: JsonValue, segments: readonly string[]): JsonValue | undefined {
   let node: JsonValue | undefined = data;
   for (const segment of segments) {
-    if (isRecord(node)) node = Object.hasOwn(node, unescapeSegment(segment)) ? (node as JsonObject)[unescapeSegment(segment)] : undefined;
-    else if (Array.isArray(node) && /^\d+$/.test(segment)) node = node[Number(segment)];
+    if (isRecord(node)) {
+      const key = unescapeSegment(segment);
+      node = Object.hasOwn(node, key) ? (node as JsonObject)[key] : undefined;
+    } else if (Array.isArray(node) && /^\d+$/.test(segment)) node = node[Number(segment)];
     else return undefined;
   }
   return node;
@@ -92,6 +102,11 @@ export function valueAt(data: JsonValue, segments: readonly string[]): JsonValue
 
 /** Replaces a leaf: return the new value, or undefined to keep it. */
 export type LeafRewrite = (value: JsonValue, pointer: string) => JsonValue | undefined;
+
+/** LeafRewrite as an object (a method on a prototype rather than a closure per event: the hot path). */
+export interface LeafRewriter {
+  rewrite(value: JsonValue, pointer: string): JsonValue | undefined;
+}
 
 /** Sets `key` on `node`, copying it first unless this rewrite already owns (copied) it. */
 function withKey(node: JsonObject, key: string, value: JsonValue, owned: WeakSet<object>): JsonObject {
@@ -107,36 +122,47 @@ function withKey(node: JsonObject, key: string, value: JsonValue, owned: WeakSet
  * nodes copied by this rewrite are recorded in `owned`, so several rewrites of one event (one per
  * sensitive path, sharing `owned`) copy each node at most once.
  */
-export function rewriteAt(data: JsonValue, segments: readonly string[], rewrite: LeafRewrite, owned: WeakSet<object> = new WeakSet(), index = 0, pointer = ''): JsonValue {
-  if (index === segments.length) return rewrite(data, pointer) ?? data;
-  const segment = segments[index] as string;
+export function rewriteAt(data: JsonValue, segments: readonly string[], rewrite: LeafRewrite, owned: WeakSet<object> = new WeakSet()): JsonValue {
+  const steps = segments.map((segment): FieldStep => (segment === '*' ? { key: null, pointer: '' } : { key: unescapeSegment(segment), pointer: `/${segment}` }));
+  return rewriteSteps(data, steps, { rewrite }, owned);
+}
+
+/** rewriteAt with the segments of a plan's field, already unescaped (the hot path of the encryption decorator). */
+export function rewriteField(data: JsonValue, field: SensitiveField, rewriter: LeafRewriter, owned: WeakSet<object>): JsonValue {
+  return rewriteSteps(data, field.steps, rewriter, owned);
+}
+
+function rewriteSteps(data: JsonValue, steps: readonly FieldStep[], rewriter: LeafRewriter, owned: WeakSet<object>, index = 0, pointer = ''): JsonValue {
+  if (index === steps.length) return rewriter.rewrite(data, pointer) ?? data;
+  const step = steps[index] as FieldStep;
   if (Array.isArray(data)) {
-    if (segment !== '*') return data;
+    if (step.key !== null) return data;
     let out: JsonValue[] = data;
-    data.forEach((item, i) => {
-      const next = rewriteAt(item, segments, rewrite, owned, index + 1, `${pointer}/${i}`);
-      if (next === item) return;
+    for (let i = 0; i < data.length; i++) {
+      const item = data[i] as JsonValue;
+      const next = rewriteSteps(item, steps, rewriter, owned, index + 1, `${pointer}/${i}`);
+      if (next === item) continue;
       if (!owned.has(out)) {
         out = [...data];
         owned.add(out);
       }
       out[i] = next;
-    });
+    }
     return out;
   }
   if (!isRecord(data)) return data;
   const object = data as JsonObject;
-  if (segment === '*') {
+  if (step.key === null) {
     let out: JsonObject = object;
     for (const [key, item] of Object.entries(object)) {
-      const next = rewriteAt(item, segments, rewrite, owned, index + 1, `${pointer}/${pointerSegment(key)}`);
+      const next = rewriteSteps(item, steps, rewriter, owned, index + 1, `${pointer}/${pointerSegment(key)}`);
       if (next !== item) out = withKey(out, key, next, owned);
     }
     return out;
   }
-  const key = unescapeSegment(segment);
+  const key = step.key;
   if (!Object.hasOwn(object, key)) return data;
   const item = object[key] as JsonValue;
-  const next = rewriteAt(item, segments, rewrite, owned, index + 1, `${pointer}/${segment}`);
+  const next = rewriteSteps(item, steps, rewriter, owned, index + 1, pointer + step.pointer);
   return next === item ? data : withKey(object, key, next, owned);
 }

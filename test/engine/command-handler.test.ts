@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { scoringRequestDecider } from '../../src/aggregates/scoring-request.js';
 import { subscriptionDecider } from '../../src/aggregates/subscription.js';
+import { EXAMPLE_SCORING_REQUEST } from '../../src/contracts/scoring-request.js';
 import { CommandHandler, ConcurrencyConflictError } from '../../src/engine/command-handler.js';
 import { EmbeddedEventStore } from '../../src/eventstore/embedded/sqlite-event-store.js';
 import { WrongExpectedVersionError } from '../../src/eventstore/errors.js';
@@ -43,5 +46,41 @@ describe('CommandHandler', () => {
     expect(error).toBeInstanceOf(ConcurrencyConflictError);
     expect(appends).toBe(3);
     expect(await inner.headPosition()).toBeUndefined();
+  });
+
+  describe('newStream: decide without reading the stream, the no_stream append proves it', () => {
+    const request = (scoringId: string, loanAmount: number = EXAMPLE_SCORING_REQUEST.loanAmount) =>
+      ({ type: 'RequestScoring', scoringId, tenantId: 'acme', request: { ...EXAMPLE_SCORING_REQUEST, loanAmount, downPayment: EXAMPLE_SCORING_REQUEST.propertyValue - loanAmount }, requestedAt: at }) as const;
+
+    it('a new stream: one append, and no read of the stream', async () => {
+      const inner = await EmbeddedEventStore.open({ path: ':memory:' });
+      store = inner;
+      let reads = 0;
+      const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
+        readStream: (...args: Parameters<EventStore['readStream']>) => {
+          reads++;
+          return inner.readStream(...args);
+        },
+      });
+      const scoringId = randomUUID();
+      const outcome = await new CommandHandler(counting).execute(`scoring-${scoringId}`, scoringRequestDecider, request(scoringId), envelope('acme'), { newStream: true });
+      expect(outcome).toMatchObject({ attempts: 1, events: [{ type: 'ai.scoring.requested' }], append: { nextExpectedRevision: 0n } });
+      expect(reads).toBe(0);
+    });
+
+    it('an existing stream: the same outcome as without the hint (idempotent no-op, or the rule error)', async () => {
+      store = await EmbeddedEventStore.open({ path: ':memory:' });
+      const scoringId = randomUUID();
+      const stream = `scoring-${scoringId}`;
+      await new CommandHandler(store).execute(stream, scoringRequestDecider, request(scoringId), envelope('acme'));
+      for (const hint of [{ newStream: true }, {}]) {
+        const handler = new CommandHandler(store); // nothing cached
+        const again = await handler.execute(stream, scoringRequestDecider, request(scoringId), envelope('acme'), hint);
+        expect(again).toMatchObject({ attempts: 1, events: [], state: { status: 'requested', attempt: 1 } });
+        const other = await new CommandHandler(store).execute(stream, scoringRequestDecider, request(scoringId, 20_000_000), envelope('acme'), hint).catch((e: unknown) => e);
+        expect(other).toMatchObject({ code: 'SCORING_ALREADY_REQUESTED' });
+      }
+      expect((await new CommandHandler(store).load(stream, scoringRequestDecider)).revision).toBe(0n);
+    });
   });
 });

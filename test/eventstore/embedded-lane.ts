@@ -17,6 +17,7 @@ export function createEmbeddedLane(options: Omit<EmbeddedEventStoreOptions, 'pat
   const opened = new Set<EventStore>();
   const open = async (): Promise<EventStore> => {
     const store = await EmbeddedEventStore.open({ ...options, path });
+    if (store.diagnostics().commitThread !== (options.commitThread === true)) throw new Error('the lane did not get the commit mode it asked for');
     opened.add(store);
     return store;
   };

@@ -28,3 +28,24 @@ describe('embedded event store contract', () => {
   invalidInputContract(current);
   persistentContract(current);
 });
+
+describe('embedded event store contract, commits on a worker thread (commitThread, as the engine runs it)', () => {
+  let lane: StoreLane | undefined;
+  const current = (): StoreLane => {
+    if (lane === undefined) throw new Error('lane not ready');
+    return lane;
+  };
+  beforeAll(() => {
+    lane = createEmbeddedLane({ commitThread: true });
+  });
+  afterAll(async () => {
+    await lane?.dispose();
+  });
+
+  appendContract(current);
+  readContract(current);
+  deleteContract(current);
+  catchUpContract(current);
+  invalidInputContract(current);
+  persistentContract(current);
+});

@@ -20,14 +20,14 @@ let dir: string;
 const stores: EmbeddedEventStore[] = [];
 const children: ChildProcess[] = [];
 
-async function open(path: string, options: { readOnly?: boolean } = {}): Promise<EmbeddedEventStore> {
+async function open(path: string, options: { readOnly?: boolean; commitThread?: boolean } = {}): Promise<EmbeddedEventStore> {
   const store = await EmbeddedEventStore.open({ path, ...options });
   stores.push(store);
   return store;
 }
 
-function spawnChild(args: string[]): { child: ChildProcess; lines: AsyncIterator<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnChild(args: string[], env: Record<string, string> = {}): { child: ChildProcess; lines: AsyncIterator<string> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   if (child.stdout === null) throw new Error('no stdout');
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -109,6 +109,25 @@ describe('embedded store: group commit', () => {
     const failed = outcomes[10];
     expect(failed?.status === 'rejected' && failed.reason instanceof WrongExpectedVersionError).toBe(true);
     expect(await revisionsOf(store, stream)).toEqual([0n, 1n]);
+  });
+
+  it('commits on a worker thread: writes queued while a batch is in flight form the next one, in order, and close() waits for them', async () => {
+    const path = join(dir, 'worker.db');
+    const store = await open(path, { commitThread: true });
+    expect(store.diagnostics().commitThread).toBe(true);
+    const stream = unique('w');
+    const first = Array.from({ length: 5 }, (_, i) => store.append(stream, [newEvent('First', { i })]));
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch is now in flight
+    const second = Array.from({ length: 5 }, (_, i) => store.append(stream, [newEvent('Second', { i })]));
+    const closing = store.close();
+    const results = await Promise.all([...first, ...second]);
+    await closing;
+    expect(results.map((r) => r.nextExpectedRevision)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+    const reopened = await open(path);
+    expect((await collect(reopened.readStream(stream))).map((e) => `${e.type}${(e.data as { i: number }).i}`)).toEqual([
+      'First0', 'First1', 'First2', 'First3', 'First4', 'Second0', 'Second1', 'Second2', 'Second3', 'Second4',
+    ]);
+    await caught(() => store.append(stream, [newEvent('Late')]), StoreUnavailableError);
   });
 
   it('an idempotent re-append returns the original revision AND position', async () => {
@@ -240,10 +259,13 @@ describe('embedded store: several connections and processes', () => {
     await subscription.unsubscribe();
   }, 180_000);
 
-  it('every append that resolved survives kill -9', async () => {
-    const path = join(dir, 'durability.db');
+  it.each([
+    ['on the event loop', false],
+    ['on a worker thread (commitThread)', true],
+  ])('every append that resolved survives kill -9 (commits %s)', async (_, commitThread) => {
+    const path = join(dir, `durability-${String(commitThread)}.db`);
     const stream = unique('durable');
-    const { child, lines } = spawnChild([path, 'forever', stream]);
+    const { child, lines } = spawnChild([path, 'forever', stream], commitThread ? { APPEND_CHILD_COMMIT_THREAD: '1' } : {});
     expect(await nextLine(lines)).toBe('ready');
     const acknowledged: string[] = [];
     while (acknowledged.length < 200) acknowledged.push(await nextLine(lines));

@@ -8,13 +8,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RebuildStatusSchema } from '../../src/contracts/api/read-models.js';
 import { isValid } from '../../src/contracts/validation.js';
 import type { EngineDeps } from '../../src/engine/engine-deps.js';
-import { RebuildInProgressError, RebuildTracker, UnknownProjectionError, rebuildProjection, type RebuildProgress } from '../../src/engine/rebuild.js';
+import { EventIdSet, RebuildInProgressError, RebuildTracker, UnknownProjectionError, rebuildProjection, type RebuildProgress } from '../../src/engine/rebuild.js';
 import { createSubscriptionRunner, type SubscriptionRunner } from '../../src/engine/subscription-runner.js';
 import { createAnalyticsProjection, listMetricAlerts } from '../../src/projections/analytics.js';
-import { activeTableSet, projectionHandler, registryRow, type Projection } from '../../src/projections/projection.js';
+import { activeTableSet, projectionFilter, projectionHandler, registryRow, type Projection } from '../../src/projections/projection.js';
 import { getScoringRequest, listScoringRequests, scoringStatusProjection } from '../../src/projections/scoring-status.js';
 import { getInvoice, listInvoices, usageInvoicesProjection } from '../../src/projections/usage-invoices.js';
-import { generateHistory, handledIds, snapshot, testDeps, type ManualClock } from './support.js';
+import { generateHistory, handledIds, handlerContext, prng, snapshot, testDeps, type ManualClock } from './support.js';
 
 const IDLE = { timeout: 30_000 };
 const analytics = createAnalyticsProjection({ maxDailyAiCostCents: 500, maxP95ScoringMs: 20_000, minSamples: 5 });
@@ -80,7 +80,8 @@ describe('rebuildProjection', () => {
     const liveHandled = Object.fromEntries(MAIN.map((p) => [p.name, handledIds(deps.readDb, p.name)]));
     for (const projection of MAIN) {
       const reports: RebuildProgress[] = [];
-      const result = await rebuildProjection(deps, projection, { onProgress: (p) => reports.push(p), batchSize: 50, progressIntervalMs: 0 });
+      // replayedIdsInMemory 64: the replayed ids are written several times during the replay, and later batches are checked against them.
+      const result = await rebuildProjection(deps, projection, { onProgress: (p) => reports.push(p), batchSize: 50, progressIntervalMs: 0, replayedIdsInMemory: 64 });
       expect(result).toMatchObject({ projection: projection.name, generation: 2, prefix: `${projection.name}__rebuild_2`, skippedCorrupt: 0, missingFromReplay: 0 });
       expect(result.applied).toBe(liveHandled[projection.name]?.length);
       expect(snapshot(deps.readDb, projection), projection.name).toEqual(live[projection.name]);
@@ -155,6 +156,46 @@ describe('rebuildProjection', () => {
     expectEqualToReference();
   });
 
+  it('exactly once across the swap: redelivery of everything replayed, copies of replayed ids stored later, new events', async () => {
+    let r = await startRunner([...MAIN, ...REF]);
+    await generateHistory(deps, clock, { scoringsPerTenant: 10 });
+    await r.waitForIdle(undefined, IDLE);
+    await r.stop();
+    runner = undefined;
+    await generateHistory(deps, clock, { scoringsPerTenant: 5, seed: 5 }); // the live handlers are behind
+    const rebuilt: Record<string, { snapshot: Record<string, unknown[]>; handled: string[]; position: bigint }> = {};
+    for (const projection of MAIN) {
+      const result = await rebuildProjection(deps, projection, { batchSize: 16, replayedIdsInMemory: 20 });
+      rebuilt[projection.name] = { snapshot: snapshot(deps.readDb, projection, ['emitted_at', 'status']), handled: handledIds(deps.readDb, result.prefix), position: result.position?.commit ?? -1n };
+      expect(rebuilt[projection.name]?.handled).toHaveLength(result.applied);
+    }
+    // Every event the rebuilds replayed, delivered again to the live handlers (a redelivery from
+    // the start): none is applied again. (Later events, e.g. the alerts analytics emitted at its
+    // swap, are new: the runner delivers them below.)
+    for (const projection of MAIN) {
+      const handler = projectionHandler(deps, projection);
+      let redelivered = 0;
+      for await (const event of deps.store.readAll({ filter: projectionFilter(projection) })) {
+        if (event.position.commit > (rebuilt[projection.name]?.position ?? -1n)) break;
+        await handler.handle(event, handlerContext(handler.name, 1));
+        redelivered += 1;
+      }
+      expect(redelivered).toBeGreaterThan(0);
+      expect(snapshot(deps.readDb, projection, ['emitted_at', 'status']), projection.name).toEqual(rebuilt[projection.name]?.snapshot);
+      expect(handledIds(deps.readDb, activeTableSet(deps.readDb, projection).group), projection.name).toEqual(rebuilt[projection.name]?.handled);
+    }
+    // Copies of replayed usage events (same ids, later in $all) and new events: the copies count
+    // once, the new events once, as in the reference projections that never were rebuilt.
+    const usages = [];
+    for await (const event of deps.store.readAll({ filter: { on: 'eventType', prefixes: ['billing.usage.'] } })) usages.push(event);
+    expect(usages.length).toBeGreaterThan(0);
+    for (const [i, event] of usages.entries()) await deps.store.append(`usage-copy-${i}`, [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata }]);
+    r = await startRunner([...MAIN, ...REF]);
+    await generateHistory(deps, clock, { scoringsPerTenant: 5, seed: 9 });
+    await r.waitForIdle(undefined, IDLE);
+    expectEqualToReference();
+  });
+
   it('skips a corrupt event (the live handler parks it) and still matches the live model', async () => {
     const r = await startRunner([scoringStatusProjection, REF[0] as Projection]);
     await generateHistory(deps, clock, { scoringsPerTenant: 3 });
@@ -181,6 +222,13 @@ describe('rebuildProjection', () => {
     const result = await rebuildProjection(deps, usageInvoicesProjection);
     expect(result.events - result.applied).toBe(usage);
     expect(snapshot(deps.readDb, usageInvoicesProjection)).toEqual(live);
+    // The same with the copies found among ids already written (not only among those in memory) and within one batch.
+    for (const options of [{ batchSize: 4, replayedIdsInMemory: 3 }, { batchSize: 1_000 }]) {
+      const again = await rebuildProjection(deps, usageInvoicesProjection, options);
+      expect(again.events - again.applied).toBe(usage);
+      expect(snapshot(deps.readDb, usageInvoicesProjection)).toEqual(live);
+      expect(handledIds(deps.readDb, again.prefix)).toHaveLength(again.applied);
+    }
     const invoice = listInvoices(deps.readDb, 'acme-lending').invoices[0];
     expect(invoice?.usage.scorings).toBeLessThanOrEqual(5);
     expect(getInvoice(deps.readDb, 'acme-lending', invoice?.subscriptionId ?? '', invoice?.period ?? '')?.lines.length).toBeGreaterThan(0);
@@ -208,6 +256,35 @@ describe('rebuildProjection', () => {
     const again = await rebuildProjection(deps, scoringStatusProjection);
     expect(again.generation).toBe(3);
     expect(snapshot(deps.readDb, scoringStatusProjection)).toEqual(live);
+  });
+});
+
+describe('EventIdSet (the ids a rebuild replayed, pending)', () => {
+  it('is a set of strings: uuids kept as 128-bit keys, any other string as is; sorted() gives string order', () => {
+    const set = new EventIdSet();
+    const random = prng(3);
+    const ids: string[] = [];
+    for (let i = 0; i < 5_000; i++) ids.push(randomUUID());
+    ids.push('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '0000000a-000b-000c-000d-00000000000e');
+    // Not canonical: kept as strings, distinct from their canonical forms.
+    const others = ['7C9E6679-7425-40DE-944B-E07FC1F90AE7', '7c9e6679742540de944be07fc1f90ae7', '{7c9e6679-7425-40de-944b-e07fc1f90ae7}', 'not-a-uuid', '', '7c9e6679-7425-40de-944b-e07fc1f90aeg', '7c9e6679-7425-40de-944b_e07fc1f90ae7'];
+    const all = [...ids, ...others, '7c9e6679-7425-40de-944b-e07fc1f90ae7'];
+    for (const id of all) expect(set.add(id), id).toBe(true);
+    for (let i = 0; i < 2_000; i++) {
+      const id = all[Math.floor(random() * all.length)] as string;
+      expect(set.add(id)).toBe(false);
+      expect(set.has(id)).toBe(true);
+    }
+    expect(set.size).toBe(all.length);
+    expect(set.has(randomUUID())).toBe(false);
+    expect(set.has('NOT-A-UUID')).toBe(false);
+    expect([...set.sorted()]).toEqual([...all].sort());
+    set.clear();
+    expect(set.size).toBe(0);
+    expect(set.has(all[0] as string)).toBe(false);
+    expect([...set.sorted()]).toEqual([]);
+    expect(set.add(all[0] as string)).toBe(true);
+    expect([...set.sorted()]).toEqual([all[0]]);
   });
 });
 

@@ -6,9 +6,9 @@ import type { PlanId } from '../../src/contracts/common.js';
 import { isValid } from '../../src/contracts/validation.js';
 import type { EngineDeps } from '../../src/engine/engine-deps.js';
 import type { RecordedEvent } from '../../src/eventstore/port.js';
-import { projectionHandler } from '../../src/projections/projection.js';
+import { activeTables, applyEvents, decodeForProjection, projectionHandler, type Projection } from '../../src/projections/projection.js';
 import { getInvoice, listInvoices, periodBounds, prorate, usageInvoicesProjection } from '../../src/projections/usage-invoices.js';
-import { again, deliver, recorded, snapshot, testDeps } from './support.js';
+import { again, deliver, prng, recorded, snapshot, testDeps } from './support.js';
 
 let deps: EngineDeps;
 beforeEach(async () => {
@@ -182,5 +182,68 @@ describe('usage_invoices projection', () => {
     expect(march?.lines.map((l) => l.kind)).toEqual(['plan_fee']);
     const april = getInvoice(deps.readDb, tenantId, subscriptionId, '2025-04');
     expect(april).toMatchObject({ lines: [], totalCents: 0, paidCents: 100, balanceDueCents: -100, status: 'settled' });
+  });
+
+  it('applies a batch exactly as one event at a time, however the events are split (the rebuild path)', async () => {
+    const payment = (outcome: 'succeeded' | 'failed', period: string, at: string, amountCents: number): RecordedEvent =>
+      outcome === 'succeeded'
+        ? recorded(
+            'billing.payment.succeeded',
+            { paymentId: randomUUID(), subscriptionId, tenantId, amountCents, currency: 'USD', gateway: 'stripe', gatewayReference: `ch_${at}`, billingPeriod: period, paidAt: at },
+            { tenantId, occurredAt: at },
+          )
+        : recorded(
+            'billing.payment.failed',
+            {
+              paymentId: randomUUID(),
+              subscriptionId,
+              tenantId,
+              amountCents,
+              currency: 'USD',
+              gateway: 'stripe',
+              gatewayReference: `ch_${at}`,
+              billingPeriod: period,
+              failureCode: 'card_declined',
+              failureMessage: 'declined',
+              attempt: 1,
+              failedAt: at,
+            },
+            { tenantId, occurredAt: at },
+          );
+    // Every event type: payments before the subscription exists, a fee opening a later period,
+    // past_due and back, a second plan change, cancellation, then usage and a payment in a period
+    // that opens without a fee.
+    const events: RecordedEvent[] = [
+      payment('succeeded', '2025-03', '2025-03-10T00:00:00Z', 100),
+      ...history(),
+      payment('failed', '2025-04', '2025-04-05T00:00:00Z', 19_900),
+      payment('succeeded', '2025-04', '2025-04-06T00:00:00Z', 19_900),
+      recorded(
+        'billing.subscription.updated',
+        { subscriptionId, tenantId, previousPlan: 'pro', plan: 'starter', change: 'downgrade', monthlyPriceCents: 4_900, includedScorings: 50, effectiveAt: '2025-04-10T00:00:00Z' },
+        { tenantId, occurredAt: '2025-04-10T00:00:00Z' },
+      ),
+      ...[4, 5, 6].map((n) => usage(n, `2025-04-1${n}T08:00:00Z`, 'starter', 50, 150)),
+      payment('failed', '2025-05', '2025-05-02T00:00:00Z', 4_900),
+      recorded('billing.subscription.cancelled', { subscriptionId, tenantId, plan: 'starter', reason: 'payment_failed', cancelledAt: '2025-05-03T00:00:00Z' }, { tenantId, occurredAt: '2025-05-03T00:00:00Z' }),
+      usage(1, '2025-06-01T08:00:00Z', 'starter', 50, 150),
+      payment('succeeded', '2025-06', '2025-06-02T00:00:00Z', 4_900),
+    ];
+    await deliver(projectionHandler(deps, usageInvoicesProjection), events);
+    const live = snapshot(deps.readDb, usageInvoicesProjection);
+    expect(live['lines']?.length).toBeGreaterThan(8);
+
+    const decoded = events.map(decodeForProjection);
+    const random = prng(42);
+    for (let split = 0; split < 6; split++) {
+      const projection: Projection = { ...usageInvoicesProjection, name: `split_${split}` };
+      const tables = activeTables(deps.readDb, projection);
+      for (let i = 0; i < decoded.length; ) {
+        const size = split === 0 ? decoded.length : 1 + Math.floor(random() * 12);
+        applyEvents(deps.readDb, projection, tables, decoded.slice(i, i + size));
+        i += size;
+      }
+      expect(snapshot(deps.readDb, projection), projection.name).toEqual(live);
+    }
   });
 });

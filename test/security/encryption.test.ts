@@ -248,6 +248,21 @@ describe('EncryptingEventStore over the embedded store', () => {
     expect(existsSync(join(dir, 'nothing-here'))).toBe(false);
   });
 
+  it('after a forget, a new request of the same borrower gets a new key (the cached one is gone)', async () => {
+    const stream = `scoring-${randomUUID()}`;
+    await store.append(stream, [requested(randomUUID(), request(ANN))]);
+    const keyIdOf = (event: RecordedEvent | undefined): string => String(event && applicantOf(event)['email']).split(':')[2] as string;
+    const before = keyIdOf((await collect(inner.readStream(stream)))[0]);
+    expect(store.forgetBorrower(ANN.email).forgotten).toBe(true);
+    await store.append(stream, [requested(randomUUID(), request(ANN))]);
+    const [old, fresh] = await collect(inner.readStream(stream));
+    expect(keyIdOf(old)).toBe(before);
+    expect(keyIdOf(fresh)).not.toBe(before);
+    const [oldRead, freshRead] = await collect(store.readStream(stream));
+    expect(oldRead && applicantOf(oldRead)['name']).toBe(REDACTED_TEXT);
+    expect(freshRead && applicantOf(freshRead)).toEqual(ANN);
+  });
+
   it('a tampered ciphertext reads redacted instead of failing the read', async () => {
     const stream = `scoring-${randomUUID()}`;
     await store.append(stream, [requested(randomUUID(), request(BOB))]);

@@ -54,17 +54,55 @@ export function validateEventData(type: string, data: unknown): FieldError[] {
 
 /** Deep copy of a validated payload as JSON: drops `undefined` properties. */
 function toJsonValue(value: unknown, path: string, eventType: string): JsonValue {
+  const copy = jsonCopy(value);
+  // Not JSON somewhere: walk again with paths, for the error.
+  return copy === NOT_JSON ? toJsonValueWithPaths(value, path, eventType) : copy;
+}
+
+const NOT_JSON = Symbol('not JSON');
+
+/** The hot path of toJsonValue: no path strings; NOT_JSON when something is not JSON. */
+function jsonCopy(value: unknown): JsonValue | typeof NOT_JSON {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : NOT_JSON;
+  if (Array.isArray(value)) {
+    const out: JsonValue[] = [];
+    for (const item of value as unknown[]) {
+      const json = jsonCopy(item);
+      if (json === NOT_JSON) return NOT_JSON;
+      out.push(json);
+    }
+    return out;
+  }
+  if (typeof value === 'object') {
+    const out: JsonObject = {};
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const item = record[key];
+      if (item === undefined) continue;
+      const json = jsonCopy(item);
+      if (json === NOT_JSON) return NOT_JSON;
+      // '__proto__' as an own property, never the prototype setter.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: json, enumerable: true, writable: true, configurable: true });
+      else out[key] = json;
+    }
+    return out;
+  }
+  return NOT_JSON;
+}
+
+function toJsonValueWithPaths(value: unknown, path: string, eventType: string): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new InvalidEventError(eventType, [{ path, message: 'must be a finite number' }]);
     return value;
   }
-  if (Array.isArray(value)) return value.map((item, i) => toJsonValue(item, `${path}/${i}`, eventType));
+  if (Array.isArray(value)) return value.map((item, i) => toJsonValueWithPaths(item, `${path}/${i}`, eventType));
   if (typeof value === 'object') {
     const out: JsonObject = {};
     for (const [key, item] of Object.entries(value)) {
       if (item === undefined) continue;
-      Object.defineProperty(out, key, { value: toJsonValue(item, `${path}/${key}`, eventType), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, { value: toJsonValueWithPaths(item, `${path}/${key}`, eventType), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -9,27 +9,32 @@ export interface WriteOp<T> {
   recover?(error: unknown): T;
 }
 
+/** How one write of a batch ended. */
+export type WriteOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+export interface BatchResult {
+  /** True when a transaction committed (a lone write that failed, even if recovered, commits nothing). */
+  readonly committed: boolean;
+  /** The snapshot taken inside the committed transaction (meaningless when nothing committed). */
+  readonly snapshot: bigint;
+  /** One per write, in order. */
+  readonly outcomes: readonly WriteOutcome[];
+}
+
 interface Pending {
   readonly op: WriteOp<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
   ok: boolean;
   value: unknown;
   error: unknown;
 }
 
 /**
- * Group commit: every write submitted in the same turn of the event loop is flushed (on
- * setImmediate) in ONE immediate transaction, so one WAL fsync covers them all. Each write gets a
- * savepoint, so a failing check rolls back only that write (a write alone in its group needs none).
- * Promises settle after COMMIT returned, i.e. once the batch is durable. setImmediate rather than a
- * microtask: it also groups writes issued by different I/O callbacks of the same loop iteration.
+ * One batch of writes in ONE immediate transaction, so one WAL fsync covers them all. Each write
+ * gets a savepoint, so a failing check rolls back only that write (a write alone in its batch
+ * needs none). Synchronous: it runs on the thread that owns the connection (the event loop's, or
+ * the commit worker's, see commit-thread.ts); `run` returns once COMMIT returned, i.e. durable.
  */
-export class GroupCommitter {
-  private queue: Pending[] = [];
-  private scheduled = false;
-  /** Transactions committed so far (diagnostics: appends per commit = group-commit efficiency). */
-  commits = 0;
+export class BatchTransaction {
   private lastSnapshot = 0n;
   private readonly groupTransaction: Database.Transaction<(batch: Pending[]) => void>;
   private readonly savepoint: Database.Transaction<(op: WriteOp<unknown>) => unknown>;
@@ -37,11 +42,8 @@ export class GroupCommitter {
 
   constructor(
     private readonly db: Database.Database,
-    /** Runs inside each group transaction after its writes (e.g. read the new head without a separate read transaction). */
+    /** Runs inside each transaction after its writes (e.g. read the new head without a separate read transaction). */
     private readonly snapshot: () => bigint,
-    /** Runs after each successful COMMIT with the snapshot, before the promises settle. */
-    private readonly afterCommit: (snapshot: bigint) => void,
-    private readonly maxWritesPerCommit = 1_000,
   ) {
     this.savepoint = db.transaction((op: WriteOp<unknown>) => op.run());
     this.soloTransaction = db.transaction((op: WriteOp<unknown>) => {
@@ -55,81 +57,48 @@ export class GroupCommitter {
     });
   }
 
-  submit<T>(op: WriteOp<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ op, resolve: resolve as (value: unknown) => void, reject, ok: false, value: undefined, error: undefined });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  /** Commit everything queued now (synchronously). Also used by close(). */
-  flush(): void {
-    this.scheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.length <= this.maxWritesPerCommit ? this.queue : this.queue.slice(0, this.maxWritesPerCommit);
-      this.queue = batch === this.queue ? [] : this.queue.slice(this.maxWritesPerCommit);
-      this.commit(batch);
-    }
-  }
-
-  private commit(batch: Pending[]): void {
-    if (batch.length === 1 && batch[0] !== undefined) {
-      this.commitAlone(batch[0]);
-      return;
-    }
+  run(ops: readonly WriteOp<unknown>[]): BatchResult {
+    const [only] = ops;
+    if (ops.length === 1 && only !== undefined) return this.runAlone(only);
+    const batch: Pending[] = ops.map((op) => ({ op, ok: false, value: undefined, error: undefined }));
     try {
       this.groupTransaction.immediate(batch);
     } catch (error) {
       const failure = unavailable(error);
-      for (const pending of batch) pending.reject(pending.ok || !(pending.error instanceof EventStoreError) ? failure : pending.error);
-      return;
+      return {
+        committed: false,
+        snapshot: this.lastSnapshot,
+        outcomes: batch.map((pending) => ({ ok: false, error: pending.ok || !(pending.error instanceof EventStoreError) ? failure : pending.error })),
+      };
     }
-    this.commits += 1;
-    try {
-      this.afterCommit(this.lastSnapshot);
-    } finally {
-      for (const pending of batch) {
-        if (pending.ok) pending.resolve(pending.value);
-        else pending.reject(pending.error);
-      }
-    }
+    return {
+      committed: true,
+      snapshot: this.lastSnapshot,
+      outcomes: batch.map((pending): WriteOutcome => (pending.ok ? { ok: true, value: pending.value } : { ok: false, error: pending.error })),
+    };
   }
 
   /**
-   * A write alone in its group needs no savepoint: the transaction itself is its rollback scope.
+   * A write alone in its batch needs no savepoint: the transaction itself is its rollback scope.
    * recover() then runs after the rollback, outside a transaction (it only reads committed rows).
    */
-  private commitAlone(pending: Pending): void {
+  private runAlone(op: WriteOp<unknown>): BatchResult {
     let value: unknown;
     try {
-      value = this.soloTransaction.immediate(pending.op);
+      value = this.soloTransaction.immediate(op);
     } catch (error) {
-      if (pending.op.recover === undefined || !isOpError(error)) {
-        pending.reject(isOpError(error) ? error : unavailable(error));
-        return;
-      }
+      if (op.recover === undefined || !isOpError(error)) return this.alone(false, { ok: false, error: isOpError(error) ? error : unavailable(error) });
       try {
-        value = pending.op.recover(error);
+        return this.alone(false, { ok: true, value: op.recover(error) });
       } catch (recoverError) {
-        pending.reject(recoverError);
-        return;
+        return this.alone(false, { ok: false, error: recoverError });
       }
-      pending.resolve(value);
-      return;
     }
-    this.commits += 1;
-    try {
-      this.afterCommit(this.lastSnapshot);
-    } finally {
-      pending.resolve(value);
-    }
+    return this.alone(true, { ok: true, value });
+  }
+
+  private alone(committed: boolean, outcome: WriteOutcome): BatchResult {
+    return { committed, snapshot: this.lastSnapshot, outcomes: [outcome] };
   }
 
   private runOne(pending: Pending): void {
@@ -156,6 +125,124 @@ export class GroupCommitter {
   /** SQLite may roll back the whole transaction on I/O errors: then nothing of the group can commit. */
   private abortIfTransactionLost(error: unknown): void {
     if (!this.db.inTransaction) throw error;
+  }
+}
+
+/** Commits a batch: synchronously on this thread, or asynchronously on another one. */
+export type CommitBatch<R> = (batch: readonly R[]) => BatchResult | Promise<BatchResult>;
+
+interface Queued<R> {
+  readonly request: R;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: every write submitted in the same turn of the event loop is flushed (on
+ * setImmediate) as ONE batch (one transaction, one WAL fsync, see BatchTransaction). Promises
+ * settle after COMMIT returned, i.e. once the batch is durable. setImmediate rather than a
+ * microtask: it also groups writes issued by different I/O callbacks of the same loop iteration.
+ * When the batch commits on another thread, one batch is in flight at a time: writes submitted
+ * meanwhile form the next batch, in submission order.
+ */
+export class GroupCommitter<R> {
+  private queue: Queued<R>[] = [];
+  private scheduled = false;
+  private inFlightBatches = 0;
+  private inFlightWrites = 0;
+  /** Settles after the newest batch in flight (batches settle in order). */
+  private lastInFlight: Promise<void> = Promise.resolve();
+  /** Transactions committed so far (diagnostics: appends per commit = group-commit efficiency). */
+  commits = 0;
+
+  constructor(
+    private readonly commitBatch: CommitBatch<R>,
+    /** Runs after each successful COMMIT with the snapshot, before the promises settle. */
+    private readonly afterCommit: (snapshot: bigint) => void,
+    private readonly maxWritesPerCommit = 1_000,
+    /** Batches handed to an asynchronous commitBatch and not yet settled, at most (they commit in order). */
+    private readonly maxInFlight = 1,
+  ) {}
+
+  submit<T>(request: R): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ request, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Writes not yet committed (queued or in flight). */
+  get pending(): number {
+    return this.queue.length + this.inFlightWrites;
+  }
+
+  /** Commits everything queued, and waits for the batches in flight. Used by close(). */
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.inFlightBatches > 0) await this.lastInFlight;
+      else if (this.queue.length > 0) this.flush();
+      else return;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlightBatches >= this.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlightBatches < this.maxInFlight) {
+      const batch = this.queue.length <= this.maxWritesPerCommit ? this.queue : this.queue.slice(0, this.maxWritesPerCommit);
+      this.queue = batch === this.queue ? [] : this.queue.slice(this.maxWritesPerCommit);
+      let result: BatchResult | Promise<BatchResult>;
+      try {
+        result = this.commitBatch(batch.map((queued) => queued.request));
+      } catch (error) {
+        this.fail(batch, error);
+        continue;
+      }
+      if (result instanceof Promise) this.inFlight(batch, result);
+      else this.settle(batch, result);
+    }
+  }
+
+  private inFlight(batch: readonly Queued<R>[], result: Promise<BatchResult>): void {
+    this.inFlightBatches += 1;
+    this.inFlightWrites += batch.length;
+    this.lastInFlight = result
+      .then(
+        (settled) => this.settle(batch, settled),
+        (error: unknown) => this.fail(batch, error),
+      )
+      .catch((error: unknown) => process.emitWarning(`Event store group commit: ${(error as Error).message}`))
+      .then(() => {
+        this.inFlightBatches -= 1;
+        this.inFlightWrites -= batch.length;
+        if (this.queue.length > 0) this.schedule();
+      });
+  }
+
+  private settle(batch: readonly Queued<R>[], result: BatchResult): void {
+    try {
+      if (result.committed) {
+        this.commits += 1;
+        this.afterCommit(result.snapshot);
+      }
+    } finally {
+      batch.forEach((queued, i) => {
+        const outcome = result.outcomes[i];
+        if (outcome === undefined) queued.reject(new StoreUnavailableError('Event store commit lost a write'));
+        else if (outcome.ok) queued.resolve(outcome.value);
+        else queued.reject(outcome.error);
+      });
+    }
+  }
+
+  private fail(batch: readonly Queued<R>[], error: unknown): void {
+    const failure = error instanceof EventStoreError ? error : unavailable(error);
+    for (const queued of batch) queued.reject(failure);
   }
 }
 

@@ -25,7 +25,8 @@ import type {
 } from '../port.js';
 import { type CatchUpSource, EmbeddedCatchUpSubscription } from './catch-up.js';
 import { compileFilter, NO_FILTER, regexpSqlFunction, type SqlFilter } from './filters.js';
-import { GroupCommitter, type WriteOp } from './group-commit.js';
+import { CommitThread } from './commit-thread.js';
+import { BatchTransaction, type CommitBatch, GroupCommitter } from './group-commit.js';
 import type { EmbeddedStoreInternals } from './internals.js';
 import { EmbeddedPersistentSubscriptions } from './persistent/index.js';
 import { type AllPage, EventQueries } from './queries.js';
@@ -35,11 +36,12 @@ import {
   validateDirection,
   validateExpectedRevision,
   validateMaxCount,
+  validateNotFound,
   validatePosition,
   validateRevision,
   validateStreamName,
 } from '../validation.js';
-import { appendOp, deleteOp, tombstoneOp, truncateOp } from './writes.js';
+import { type WriteRequest, writeOp } from './writes.js';
 
 export interface EmbeddedEventStoreOptions {
   /** A file (parent directories are created) or ':memory:'. */
@@ -54,6 +56,13 @@ export interface EmbeddedEventStoreOptions {
   readonly crossProcessPollMs?: number;
   /** Rows per SQLite query when paging reads. */
   readonly pageSize?: number;
+  /**
+   * Commit on a worker thread (commit-thread.ts), so the WAL fsync of each group commit does not
+   * block the event loop: worth it when the loop has other work meanwhile (the engine's HTTP API
+   * turns it on). A store driven alone (a script awaiting each append) is faster without the
+   * thread hop, hence the default false. Ignored for ':memory:' and read-only stores.
+   */
+  readonly commitThread?: boolean;
 }
 
 const DEFAULTS = { maxAppendSize: 1_048_576, busyTimeoutMs: 5_000, crossProcessPollMs: 250, pageSize: 100 } as const;
@@ -68,6 +77,9 @@ type State = 'open' | 'closing' | 'closed';
  * Durability: journal_mode=WAL with synchronous=FULL — every commit fsyncs the WAL, so an append
  * whose promise resolved survives kill -9 AND power loss (NORMAL would survive kill -9 only).
  * Group commit keeps that affordable: all writes of one event-loop turn share one transaction.
+ * With `commitThread`, that transaction runs on a worker thread (commit-thread.ts) so the fsync
+ * does not stall the event loop; an append still resolves once its transaction committed, and
+ * this connection (every read) only ever sees committed, durable writes.
  */
 export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   readonly kind = 'embedded' as const;
@@ -75,7 +87,7 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   private state: State = 'open';
   private closing: Promise<void> | undefined;
   private readonly queries: EventQueries;
-  private readonly committer: GroupCommitter;
+  private readonly committer: GroupCommitter<WriteRequest>;
   private readonly persistent: EmbeddedPersistentSubscriptions;
   private readonly subscriptions = new Set<EmbeddedCatchUpSubscription>();
   private readonly watchers = new Set<() => void>();
@@ -91,13 +103,18 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     private readonly maxAppendSize: number,
     private readonly pollMs: number,
     private readonly pageSize: number,
+    private readonly commitThread: CommitThread | undefined,
   ) {
     this.queries = new EventQueries(db);
-    this.committer = new GroupCommitter(
-      db,
-      () => this.queries.headSeq(),
-      (head) => this.notifyIfAdvanced(head),
-    );
+    const queries = this.queries;
+    let commitBatch: CommitBatch<WriteRequest>;
+    if (commitThread !== undefined) {
+      commitBatch = (batch) => commitThread.commit(batch);
+    } else {
+      const transaction = new BatchTransaction(db, () => queries.headSeq());
+      commitBatch = (batch) => transaction.run(batch.map((request) => writeOp(queries, request)));
+    }
+    this.committer = new GroupCommitter<WriteRequest>(commitBatch, (head) => this.notifyIfAdvanced(head));
     this.lastNotifiedHead = this.queries.headSeq();
     this.catchUpSource = {
       headSeq: () => {
@@ -146,12 +163,22 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
       db.close();
       throw new StoreUnavailableError(`Cannot prepare the event store at ${path}: ${(error as Error).message}`, { cause: error });
     }
+    let commitThread: CommitThread | undefined;
+    if (options.commitThread === true && !readOnly && path !== ':memory:' && path !== '') {
+      try {
+        commitThread = await CommitThread.start(path, busyTimeoutMs);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    }
     const store = new EmbeddedEventStore(
       db,
       readOnly,
       options.maxAppendSize ?? DEFAULTS.maxAppendSize,
       options.crossProcessPollMs ?? DEFAULTS.crossProcessPollMs,
       options.pageSize ?? DEFAULTS.pageSize,
+      commitThread,
     );
     if (!readOnly) {
       try {
@@ -181,7 +208,7 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     const expected = options?.expectedRevision ?? 'any';
     validateStreamName(stream, true);
     validateExpectedRevision(expected);
-    return this.submit(deleteOp(this.queries, stream, expected));
+    return this.submit({ kind: 'delete', stream, expected });
   }
 
   async tombstoneStream(stream: string, options?: AppendOptions): Promise<void> {
@@ -189,26 +216,26 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     const expected = options?.expectedRevision ?? 'any';
     validateStreamName(stream, true);
     validateExpectedRevision(expected);
-    return this.submit(tombstoneOp(this.queries, stream, expected));
+    return this.submit({ kind: 'tombstone', stream, expected });
   }
 
   async setTruncateBefore(stream: string, revision: bigint): Promise<void> {
     this.assertNotClosed();
     validateStreamName(stream, true);
     validateRevision(revision, 'revision');
-    return this.submit(truncateOp(this.queries, stream, revision));
+    return this.submit({ kind: 'truncate', stream, revision });
   }
 
   private submitAppend(stream: string, events: readonly EventData[], expected: ExpectedRevision, allowSystem: boolean): Promise<AppendResult> {
     validateStreamName(stream, allowSystem);
     validateExpectedRevision(expected);
     const prepared = prepareEvents(stream, events, this.maxAppendSize);
-    return this.submit(appendOp(this.queries, stream, prepared, expected));
+    return this.submit({ kind: 'append', stream, events: prepared, expected });
   }
 
-  private submit<T>(op: WriteOp<T>): Promise<T> {
+  private submit<T>(request: WriteRequest): Promise<T> {
     if (this.readOnly) return Promise.reject(new StoreUnavailableError('The event store was opened read-only'));
-    return this.committer.submit(op);
+    return this.committer.submit<T>(request);
   }
 
   // ---------------------------------------------------------------- reads
@@ -219,14 +246,20 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     const direction = validateDirection(options.direction);
     const from = validateRevision(options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end'), 'fromRevision');
     let remaining = validateMaxCount(options.maxCount);
+    const notFound = validateNotFound(options.notFound);
     const state = this.queries.stream(stream);
     if (state?.tombstoned === true) throw new StreamDeletedError(stream);
-    if (state === undefined || state.lastRevision < 0n || state.softDeleted) throw new StreamNotFoundError(stream);
+    if (state === undefined || state.lastRevision < 0n || state.softDeleted) {
+      if (notFound === 'empty') return;
+      throw new StreamNotFoundError(stream);
+    }
     const lowest = state.truncateBefore;
     const forwards = direction === 'forwards';
     let next: bigint;
     if (forwards) next = from === 'start' ? lowest : from === 'end' ? state.lastRevision + 1n : from < lowest ? lowest : from;
     else next = from === 'end' ? state.lastRevision : from === 'start' ? 0n : from;
+    // Past the end (a tail read of an up-to-date state, say): nothing to query.
+    if (forwards && next > state.lastRevision) return;
     while (remaining > 0 && (forwards || next >= lowest)) {
       this.assertNotClosed();
       const limit = Math.min(this.pageSize, remaining);
@@ -410,8 +443,8 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   // ---------------------------------------------------------------- lifecycle
 
   /** Not part of the port: counters for metrics and tests. */
-  diagnostics(): { commits: number; pendingWrites: number; catchUpSubscriptions: number } {
-    return { commits: this.committer.commits, pendingWrites: this.committer.pending, catchUpSubscriptions: this.subscriptions.size };
+  diagnostics(): { commits: number; pendingWrites: number; catchUpSubscriptions: number; commitThread: boolean } {
+    return { commits: this.committer.commits, pendingWrites: this.committer.pending, catchUpSubscriptions: this.subscriptions.size, commitThread: this.commitThread !== undefined };
   }
 
   async health(): Promise<StoreHealth> {
@@ -435,7 +468,8 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     try {
       if (!this.readOnly) await this.persistent.close();
     } finally {
-      this.committer.flush();
+      await this.committer.drain(); // never rejects: each write's promise carries its own outcome
+      await this.commitThread?.close();
       this.state = 'closed';
       for (const subscription of [...this.subscriptions]) subscription.terminate(new StoreUnavailableError('The event store was closed'));
       this.subscriptions.clear();

@@ -5,6 +5,30 @@ import type { WriteOp } from './group-commit.js';
 import type { EventQueries, StreamState } from './queries.js';
 import type { PreparedEvent } from '../validation.js';
 
+/**
+ * A write as data: what the store submits to the group commit. Plain values only (strings,
+ * bigints), so a batch can be posted to the commit worker (commit-thread.ts) as it is.
+ */
+export type WriteRequest =
+  | { readonly kind: 'append'; readonly stream: string; readonly events: readonly PreparedEvent[]; readonly expected: ExpectedRevision }
+  | { readonly kind: 'delete'; readonly stream: string; readonly expected: ExpectedRevision }
+  | { readonly kind: 'tombstone'; readonly stream: string; readonly expected: ExpectedRevision }
+  | { readonly kind: 'truncate'; readonly stream: string; readonly revision: bigint };
+
+/** The operation that performs `request` on the connection of `queries`. */
+export function writeOp(queries: EventQueries, request: WriteRequest): WriteOp<unknown> {
+  switch (request.kind) {
+    case 'append':
+      return appendOp(queries, request.stream, request.events, request.expected);
+    case 'delete':
+      return deleteOp(queries, request.stream, request.expected);
+    case 'tombstone':
+      return tombstoneOp(queries, request.stream, request.expected);
+    case 'truncate':
+      return truncateOp(queries, request.stream, request.revision);
+  }
+}
+
 /** Thrown inside the append savepoint when an event id already exists in the stream. */
 class DuplicateEventId extends Error {}
 

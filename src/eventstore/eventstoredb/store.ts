@@ -33,6 +33,7 @@ import {
   validateFilter,
   validateGroupName,
   validateMaxCount,
+  validateNotFound,
   validatePosition,
   validatePositiveInteger,
   validateRevision,
@@ -140,6 +141,7 @@ export class EventStoreDbStore implements EventStore {
     const direction = validateDirection(options.direction);
     const fromRevision = validateRevision(options.fromRevision ?? (direction === 'forwards' ? 'start' : 'end'), 'fromRevision');
     const maxCount = validateMaxCount(options.maxCount);
+    const notFound = validateNotFound(options.notFound);
     this.#open();
     if (maxCount === 0) return;
     const read = this.client.readStream(stream, {
@@ -147,7 +149,15 @@ export class EventStoreDbStore implements EventStore {
       direction: toClientDirection(direction),
       ...(Number.isFinite(maxCount) ? { maxCount } : {}),
     });
-    yield* this.#iterate(read, { stream });
+    if (notFound === 'throw') {
+      yield* this.#iterate(read, { stream });
+      return;
+    }
+    try {
+      yield* this.#iterate(read, { stream });
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+    }
   }
 
   /**

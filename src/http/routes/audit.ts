@@ -14,6 +14,7 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Records every command (non-read request) and every admin call once answered; admins read their tenant's log. */
 export function registerAudit(app: App, audit: AuditLog): void {
+  app.addHook('onClose', async () => audit.close());
   app.addHook('onResponse', async (request, reply) => {
     const access = request.routeOptions.config?.access;
     if (!access || access === 'public') return;

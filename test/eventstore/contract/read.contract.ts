@@ -57,6 +57,17 @@ export function readContract(lane: () => StoreLane): void {
       expect(error.streamName).toBe(missing);
     });
 
+    it("notFound: 'empty' reads a missing or soft-deleted stream as empty; an existing one as usual", async () => {
+      expect(await collect(store.readStream(unique('rd'), { notFound: 'empty' }))).toEqual([]);
+      expect(await collect(store.readStream(unique('rd'), { notFound: 'empty', direction: 'backwards', fromRevision: 'end' }))).toEqual([]);
+      const deleted = unique('rd');
+      await store.append(deleted, [newEvent('Gone')]);
+      await store.deleteStream(deleted);
+      expect(await collect(store.readStream(deleted, { notFound: 'empty' }))).toEqual([]);
+      await caught(() => collect(store.readStream(deleted, { notFound: 'throw' })), StreamNotFoundError);
+      expect(await revisions({ notFound: 'empty', fromRevision: 8n })).toEqual([8n, 9n]);
+    });
+
     it('returns revisions as bigint and positions in $all order', async () => {
       const events = await collect(store.readStream(stream));
       for (let i = 1; i < events.length; i++) {
