@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
+import { runMeasuringChild } from './child.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { EmbeddedEventStore } from '../src/eventstore/embedded/sqlite-event-store.js';
 import type { Position } from '../src/eventstore/port.js';
 import { benchEvent, benchEvents, type RawAppend, RawEventTable } from './eventstore-fixtures.js';
@@ -37,7 +36,6 @@ const CHECKPOINT_EVERY = 1_000;
 const BUFFER_SIZE = 10;
 const RSS_TARGET_MB = 100;
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 const rate = (count: number, ms: number): number => (count * 1_000) / ms;
 
@@ -246,29 +244,7 @@ function isRssResult(value: unknown): value is RssResult {
 }
 
 function measureRss(events: number, log: SuiteOptions['log']): Promise<RssResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(BENCH_DIR, 'eventstore-rss.ts'), String(events)], {
-      cwd: dirname(BENCH_DIR),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim() !== '') log(`[rss] ${line}`);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(last);
-      } catch {
-        parsed = undefined;
-      }
-      if (code === 0 && isRssResult(parsed)) resolve(parsed);
-      else reject(new Error(`RSS child exited with ${String(code)}: ${stdout.slice(-500)}`));
-    });
-  });
+  return runMeasuringChild('eventstore-rss.ts', [String(events)], isRssResult, log);
 }
 
 // ---- the suite ------------------------------------------------------------------------------

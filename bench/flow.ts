@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
+import { runMeasuringChild } from './child.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { EXAMPLE_SCORING_REQUEST } from '../src/contracts/scoring-request.js';
 import type { EngineDeps } from '../src/engine/engine-deps.js';
 import { rebuildProjection, type RebuildResult } from '../src/engine/rebuild.js';
@@ -57,7 +56,6 @@ const RSS_TARGET_MB = 100;
 const USER_SENT = 'notification.user.sent.';
 const EMAIL_SENT = 'notification.email.sent.';
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 const rate = (count: number, ms: number): number => (count * 1_000) / ms;
@@ -278,29 +276,7 @@ function isRssResult(value: unknown): value is RssResult {
 }
 
 function measureRss(events: number, log: SuiteOptions['log']): Promise<RssResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(BENCH_DIR, 'flow-rss.ts'), String(events)], {
-      cwd: dirname(BENCH_DIR),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim() !== '') log(`[rss] ${line}`);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(last);
-      } catch {
-        parsed = undefined;
-      }
-      if (code === 0 && isRssResult(parsed)) resolve(parsed);
-      else reject(new Error(`RSS child exited with ${String(code)}: ${stdout.slice(-500)}`));
-    });
-  });
+  return runMeasuringChild('flow-rss.ts', [String(events)], isRssResult, log);
 }
 
 // ---- the suite ------------------------------------------------------------------------------
