@@ -19,6 +19,7 @@ import { EventStoreDbStore } from './eventstore/eventstoredb/store.js';
 import type { EventStore } from './eventstore/port.js';
 import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
+import { walSyncOf } from './readmodel/wal-sync.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi, type HttpOptions } from './http/server.js';
 import { registerAdminRoutes } from './http/routes/admin.js';
@@ -159,10 +160,11 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const deps = await createEngineDeps({ ...settings, logger });
   const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
   const rebuilds = new RebuildTracker(deps, projections);
-  const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
+  const effectsDurable = (): Promise<void> => walSyncOf(deps.readDb).durable();
+  const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, effectsDurable, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
   if (settings.runHandlers !== false) await runner.start();
+  // Subscribes to scoring outcomes only while a request waits for one (POST /scorings?wait=).
   const waiter = new ScoringWaiter(deps.store, logger);
-  waiter.start();
   const http = await buildHttpApi(deps, waiter, {
     ...settings.http,
     ...(settings.requestLogs ? { logger } : {}),
@@ -186,6 +188,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
       await runner.stop();
       deps.breakers.shutdown();
       await deps.store.close();
+      await walSyncOf(deps.readDb).close();
       deps.readDb.close();
     },
   };

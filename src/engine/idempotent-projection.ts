@@ -5,6 +5,7 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { migrate, type Migration, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf } from '../readmodel/wal-sync.js';
 
 export const HANDLED_EVENTS_MODULE = 'engine.handled_events';
 
@@ -53,6 +54,9 @@ function isThenable(value: unknown): boolean {
  * (better-sqlite3 transactions are): an async effect is rejected and rolled back. If `effect`
  * throws, nothing is recorded and the error propagates. Nested in an outer transaction it
  * becomes a savepoint.
+ *
+ * The commit does not fsync on the event loop (WalSync): it is durable once
+ * `walSyncOf(db).durable()` resolves, which the subscription runner awaits before it acks.
  */
 export function applyOnce(db: ReadModelDatabase, group: string, eventId: string, effect: () => void): boolean {
   const { insert } = ensureHandledEvents(db);
@@ -62,7 +66,7 @@ export function applyOnce(db: ReadModelDatabase, group: string, eventId: string,
     if (isThenable(result)) throw new TypeError('applyOnce: the effect must be synchronous (it returned a promise); better-sqlite3 transactions cannot span awaits');
     return true;
   });
-  return run.immediate();
+  return walSyncOf(db).commit(() => run.immediate());
 }
 
 export function wasHandled(db: ReadModelDatabase, group: string, eventId: string): boolean {

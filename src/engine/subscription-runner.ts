@@ -113,6 +113,12 @@ export interface SubscriptionRunnerOptions {
   readonly statsInterval?: number;
   /** How long stop() waits for running handlers before aborting their signal, ms. Default 10,000. */
   readonly stopTimeout?: number;
+  /**
+   * Resolves once every effect handlers have stored so far is durable (read models commit
+   * without an fsync on the event loop: WalSync). Awaited after each handle() and before the
+   * ack, so a checkpoint never passes an effect a power loss could still take back.
+   */
+  readonly effectsDurable?: () => Promise<void>;
 }
 
 export interface GroupStatus {
@@ -632,6 +638,7 @@ export class SubscriptionRunner {
         let failure: { readonly error: unknown } | undefined;
         try {
           await group.handler.handle(event, { group: group.name, retryCount, attempt, signal: this.#forceController.signal });
+          await this.#options.effectsDurable?.();
         } catch (error) {
           failure = { error };
         }

@@ -1,6 +1,6 @@
-import { closeSync, fdatasync, openSync } from 'node:fs';
 import { Type, type Static } from 'typebox';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf, type WalSync } from '../readmodel/wal-sync.js';
 
 export const AuditEntrySchema = Type.Object({
   at: Type.String({ format: 'date-time' }),
@@ -19,21 +19,14 @@ export type AuditEntry = Static<typeof AuditEntrySchema>;
  * Who did what, when, under which correlation id, and how it ended: every command and admin action.
  *
  * Entries are recorded once the response is sent, and written a turn later in one transaction per
- * turn. On a file database that transaction commits without the fsync of the connection's
- * synchronous=FULL (it would stall the event loop for milliseconds on every turn under load);
- * the WAL is fdatasync'ed right after instead, off the event loop (libuv's pool): the same bytes
- * reach the disk, only without blocking the requests behind them.
+ * turn, committed without an fsync on the event loop and made durable right after by the
+ * database's WalSync (an fdatasync of the WAL in libuv's pool): the same bytes reach the disk,
+ * only without blocking the requests behind them.
  */
 export class AuditLog {
   private readonly insert;
   private readonly page;
-  /** The connection's own synchronous level, restored after each audit transaction. */
-  private readonly synchronous: number;
-  /** The WAL of a file database (opened on the first flush), or null where it is not used (in memory, not WAL, cannot open). */
-  private wal: number | null | undefined;
-  private syncing = false;
-  private syncAgain = false;
-  private synced: (() => void)[] = [];
+  private readonly wal: WalSync;
 
   constructor(private readonly db: ReadModelDatabase) {
     migrate(db, 'audit', [
@@ -48,8 +41,7 @@ export class AuditLog {
     this.insertAll = db.transaction((entries: readonly AuditEntry[]) => {
       for (const e of entries) this.insert.run(e.at, e.keyId, e.role, e.tenantId, e.action, e.target, e.correlationId, e.status, e.outcome);
     });
-    this.synchronous = Number(db.pragma('synchronous', { simple: true }));
-    this.wal = db.memory || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal' ? null : undefined;
+    this.wal = walSyncOf(db);
     this.page = db.prepare<[string, number, number], { seq: number; at: string; key_id: string | null; role: string | null; tenant_id: string; action: string; target: string; correlation_id: string; status: number; outcome: AuditEntry['outcome'] }>(
       'SELECT * FROM audit_log WHERE tenant_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     );
@@ -71,57 +63,14 @@ export class AuditLog {
     if (this.pending.length === 0 || !this.db.open) return;
     const entries = this.pending;
     this.pending = [];
-    const wal = this.db.inTransaction ? null : this.walFd();
-    if (wal === null) {
-      this.insertAll(entries);
-      return;
-    }
-    // NORMAL for this transaction only (the pragma is per connection, and nothing else runs meanwhile): no fsync in COMMIT.
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.insertAll(entries);
-    } finally {
-      this.db.pragma(`synchronous = ${this.synchronous}`);
-    }
-    this.syncWal(wal);
+    this.wal.commit(() => this.insertAll(entries));
+    this.wal.durable().catch((error: unknown) => process.emitWarning(`Audit log: ${(error as Error).message}`));
   }
 
-  /** Writes what is queued and waits until it is on disk; then the log lets go of the WAL (the app is closing). */
+  /** Writes what is queued and waits until it is on disk (the app is closing). */
   async close(): Promise<void> {
     this.flush();
-    if (this.syncing) await new Promise<void>((resolve) => this.synced.push(resolve));
-    if (typeof this.wal === 'number') closeSync(this.wal);
-    this.wal = null;
-  }
-
-  private walFd(): number | null {
-    if (this.wal === undefined) {
-      try {
-        this.wal = openSync(`${this.db.name}-wal`, 'r+');
-      } catch {
-        this.wal = null; // commit with the connection's own fsync
-      }
-    }
-    return this.wal;
-  }
-
-  /** fdatasync of the WAL off the event loop; writes committed while one runs are covered by the next. */
-  private syncWal(fd: number): void {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return;
-    }
-    this.syncing = true;
-    fdatasync(fd, (error) => {
-      this.syncing = false;
-      if (error) process.emitWarning(`Audit log: fdatasync of the WAL failed: ${error.message}`);
-      if (this.syncAgain) {
-        this.syncAgain = false;
-        this.syncWal(fd);
-        return;
-      }
-      for (const resolve of this.synced.splice(0)) resolve();
-    });
+    await this.wal.durable();
   }
 
   /** Newest first; `before` is the seq cursor of the previous page. */

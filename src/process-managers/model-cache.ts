@@ -28,6 +28,7 @@ import type { Clock } from '../engine/request-context.js';
 import type { EventHandler } from '../engine/subscription-runner.js';
 import type { ScoringInput } from '../integrations/scoring-model/types.js';
 import { migrate, type Migration, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf, type WalSync } from '../readmodel/wal-sync.js';
 import { decodeHandled } from './ai-scoring.js';
 
 export const MODEL_CACHE_GROUP = 'model-cache';
@@ -67,6 +68,7 @@ export interface ScoringResultCacheOptions {
 
 export class ScoringResultCache {
   readonly #clock: Clock;
+  readonly #wal: WalSync;
   readonly #maxAgeMs: number;
   readonly #get: Statement<[string, string, string]>;
   readonly #put: Statement<[string, string, string, string, string]>;
@@ -75,6 +77,7 @@ export class ScoringResultCache {
   readonly #count: Statement<[]>;
 
   constructor(db: ReadModelDatabase, options: ScoringResultCacheOptions) {
+    this.#wal = walSyncOf(db);
     migrate(db, MODEL_CACHE_MODULE, MODEL_CACHE_MIGRATIONS);
     this.#clock = options.clock;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_CACHE_MAX_AGE_MS;
@@ -101,7 +104,7 @@ export class ScoringResultCache {
       result = undefined;
     }
     if (!(age <= this.#maxAgeMs) || !isValid(ScoringResultSchema, result)) {
-      this.#delete.run(tenantId, hash, modelVersion);
+      this.#wal.commit(() => this.#delete.run(tenantId, hash, modelVersion));
       return undefined;
     }
     return result as ScoringResult;
@@ -109,7 +112,8 @@ export class ScoringResultCache {
 
   /** Stores `result` under the version that produced it. */
   put(tenantId: string, input: ScoringInput, result: ScoringResult): void {
-    this.#put.run(tenantId, scoringInputHash(input), result.modelVersion, JSON.stringify(result), this.#clock().toISOString());
+    // A cache: no fsync of its own (WalSync); a lost entry is recomputed.
+    this.#wal.commit(() => this.#put.run(tenantId, scoringInputHash(input), result.modelVersion, JSON.stringify(result), this.#clock().toISOString()));
   }
 
   /** Deletes the entries of every version but `currentVersion`; returns how many. */

@@ -44,7 +44,7 @@ import type { EngineDeps } from '../engine/engine-deps.js';
 import { describeError } from '../engine/failures.js';
 import { applyOnce, wasHandled } from '../engine/idempotent-projection.js';
 import type { EventHandler } from '../engine/subscription-runner.js';
-import { StreamNotFoundError } from '../eventstore/errors.js';
+import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
 import type { EventData, PersistentSubscriptionSettings, RecordedEvent } from '../eventstore/port.js';
 import { OutboxEmailTransport } from '../integrations/email/outbox.js';
 import { TenantContacts } from '../integrations/email/tenant-contacts.js';
@@ -198,16 +198,25 @@ export class Notifier {
     );
   }
 
-  /** Appends each event (deterministic ids) to notification-{tenantId} with 'any', skipping those the ledger marks as appended. */
+  /**
+   * Appends the events (deterministic ids) to notification-{tenantId} with 'any' in ONE append
+   * (one durable write, all or nothing), skipping those the ledger marks as appended, then marks
+   * them. A redelivery before the mark re-appends the same ids: the store acknowledges a batch
+   * whose ids all exist without writing. Only a partial overlap (events appended one by one by an
+   * earlier version, crash in between) is refused; then each goes on its own, each idempotent.
+   */
   async append(tenantId: string, events: readonly EventData[]): Promise<number> {
-    let appended = 0;
-    for (const event of events) {
-      if (wasHandled(this.#db, EVENT_LEDGER, event.id)) continue;
-      await this.#deps.store.append(notificationStreamId(tenantId), [event], { expectedRevision: 'any' });
-      applyOnce(this.#db, EVENT_LEDGER, event.id, () => undefined);
-      appended += 1;
+    const missing = events.filter((event) => !wasHandled(this.#db, EVENT_LEDGER, event.id));
+    if (missing.length === 0) return 0;
+    const stream = notificationStreamId(tenantId);
+    try {
+      await this.#deps.store.append(stream, missing, { expectedRevision: 'any' });
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError) || missing.length === 1) throw error;
+      for (const event of missing) await this.#deps.store.append(stream, [event], { expectedRevision: 'any' });
     }
-    return appended;
+    for (const event of missing) applyOnce(this.#db, EVENT_LEDGER, event.id, () => undefined);
+    return missing.length;
   }
 }
 

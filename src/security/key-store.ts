@@ -12,8 +12,9 @@
  *   WAL, so the key is gone from the files; ciphertexts under it can never be opened again.
  *
  * Unwrapped keys are cached (bounded LRU). Another process (the CLI) may forget a key while the
- * server runs: every lookup checks PRAGMA data_version (cheap) and drops the caches when another
- * connection committed, so a forget elsewhere takes effect on the next read.
+ * server runs: lookups check PRAGMA data_version and drop the caches when another connection
+ * committed, so a forget elsewhere takes effect on the next read (`dataKey`: every call) and on
+ * the next event-loop turn's encryption (`keyFor`: at most one check per turn, see #refreshOncePerTurn).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -69,6 +70,11 @@ export class KeyStore {
   readonly #insert: Database.Statement<[string, Buffer, Buffer, string]>;
   readonly #delete: Database.Statement<[Buffer]>;
   #lastDataVersion: number;
+  /** keyFor already checked data_version in this event-loop turn (reset by setImmediate). */
+  #checkedThisTurn = false;
+  readonly #endTurn = (): void => {
+    this.#checkedThisTurn = false;
+  };
   #closed = false;
 
   private constructor(db: Database.Database, path: string, keys: DerivedKeys, cacheSize: number) {
@@ -121,7 +127,7 @@ export class KeyStore {
 
   /** The data key of `subject`, created on first use. */
   keyFor(subject: string): DataKey {
-    this.#refresh();
+    this.#refreshOncePerTurn();
     const known = this.#bySubject.get(subject);
     if (known !== undefined) return known;
     const index = this.indexOf(subject);
@@ -194,6 +200,21 @@ export class KeyStore {
     const key = unwrapDataKey(this.#keys.wrap, row.key_id, row.wrapped_key);
     this.#dataKeys.set(row.key_id, key);
     return key;
+  }
+
+  /**
+   * #refresh for the encryption hot path: the PRAGMA costs about as much as the AES of a field,
+   * and a busy server encrypts many events per turn of the event loop (every request served in
+   * one poll phase). One check per turn still sees a forget committed elsewhere before the next
+   * turn encrypts; an event sealed in the same turn as the forget could have been sealed before it
+   * just as well (the two race either way). setImmediate rather than a microtask: each request
+   * runs in its own I/O callback, so a microtask would end the "turn" after every request.
+   */
+  #refreshOncePerTurn(): void {
+    if (this.#checkedThisTurn) return;
+    this.#refresh();
+    this.#checkedThisTurn = true;
+    setImmediate(this.#endTurn).unref();
   }
 
   /** Drops the caches when another connection committed (a forget by the CLI, say). */

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type Migration, type ReadModelDatabase } from '../../readmodel/database.js';
+import { walSyncOf, type WalSync } from '../../readmodel/wal-sync.js';
 import type { Clock } from '../../engine/request-context.js';
 import { EmailPermanentError } from './errors.js';
 import { messageIdFor, type EmailMessage, type EmailProvider, type EmailTransport, type SentEmail } from './transport.js';
@@ -103,10 +104,12 @@ export class OutboxEmailTransport implements EmailTransport {
   readonly #listTenant: Statement<[string, number], OutboxRow>;
   readonly #count: Statement<[], { n: number }>;
   readonly #clock: Clock;
+  readonly #wal: WalSync;
 
   constructor(db: ReadModelDatabase, options: { readonly clock?: Clock } = {}) {
     migrate(db, EMAIL_OUTBOX_MODULE, EMAIL_OUTBOX_MIGRATIONS);
     this.#clock = options.clock ?? (() => new Date());
+    this.#wal = walSyncOf(db);
     this.#insert = db.prepare<InsertParams>(
       `INSERT OR IGNORE INTO email_outbox (id, message_id, tenant_id, to_address, subject, text, tags, correlation_id, sent_at, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM email_outbox))`,
@@ -118,12 +121,24 @@ export class OutboxEmailTransport implements EmailTransport {
     this.#count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM email_outbox');
   }
 
+  /**
+   * Stored when it resolves; on disk once the database's WalSync has synced, which the
+   * subscription runner awaits before acking the message that caused the e-mail (the only caller:
+   * the notifications handler). A power loss before that sync loses the row AND the ack, so the
+   * redelivered message sends again under the same id and the row comes back: no fsync of its
+   * own on the critical path of a notification.
+   */
   send(message: EmailMessage): Promise<SentEmail> {
     try {
-      return Promise.resolve(this.#store(message));
+      return Promise.resolve(this.#wal.commit(() => this.#store(message)));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /** Resolves once every e-mail stored so far is on disk. */
+  durable(): Promise<void> {
+    return this.#wal.durable();
   }
 
   #store(message: EmailMessage): SentEmail {

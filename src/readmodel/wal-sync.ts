@@ -1,0 +1,136 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import type { ReadModelDatabase } from './database.js';
+
+interface Waiter {
+  readonly upTo: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Durable read-model commits without an fsync on the event loop.
+ *
+ * The read-model database runs synchronous=FULL: every COMMIT fsyncs the WAL on the calling
+ * thread, which on this kind of disk stalls the event loop for about a millisecond per commit.
+ * Handlers commit many small transactions (one per handled event and group), so those stalls
+ * were the engine's bottleneck. `commit(fn)` runs the transaction under synchronous=NORMAL (no
+ * fsync in COMMIT: the frames are in the WAL, safe from a process crash, not yet from a power
+ * loss) and `durable()` resolves once an fdatasync of the WAL, run in libuv's pool, has covered
+ * every commit made before the call: the same bytes reach the disk as with FULL, and concurrent
+ * callers share one fdatasync. Whoever acknowledges an effect (the subscription runner before
+ * acking a message, a transport before reporting an e-mail sent) awaits `durable()` first.
+ *
+ * Why the WAL's fdatasync equals FULL: in WAL mode a transaction is committed once its frames
+ * (with the commit flag) are in the WAL; FULL only adds the WAL sync at COMMIT. Checkpoints under
+ * NORMAL still sync the WAL before copying it into the database file. The WAL keeps its inode
+ * while any connection is open (SQLite deletes it only when the last connection closes), so the
+ * descriptor opened here stays the live file.
+ *
+ * Where there is no WAL file (in memory, another journal mode), commits keep the connection's own
+ * synchronous level and `durable()` resolves at once.
+ */
+export class WalSync {
+  /** The connection's own synchronous level, restored after each commit. */
+  readonly #synchronous: number;
+  /** The WAL's descriptor; undefined until the first commit opens it, null when there is none. */
+  #wal: number | null | undefined;
+  /** Commits made, and how many of them an fdatasync has covered. */
+  #committed = 0;
+  #synced = 0;
+  #syncing = false;
+  #waiting: Waiter[] = [];
+
+  constructor(private readonly db: ReadModelDatabase) {
+    this.#synchronous = Number(db.pragma('synchronous', { simple: true }));
+    this.#wal = db.memory || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal' ? null : undefined;
+  }
+
+  /**
+   * Runs `transaction` (a better-sqlite3 transaction function, or anything that commits once)
+   * without an fsync in its COMMIT. Inside an outer transaction it simply runs: the outer
+   * COMMIT decides. Durable after `durable()` resolves.
+   */
+  commit<T>(transaction: () => T): T {
+    if (this.db.inTransaction) return transaction();
+    const wal = this.#walFd();
+    if (wal === null) return transaction();
+    // The pragma is per connection and nothing else runs on it meanwhile (one thread).
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return transaction();
+    } finally {
+      this.db.pragma(`synchronous = ${this.#synchronous}`);
+      this.#committed += 1;
+    }
+  }
+
+  /** Resolves when every commit made before this call is on disk. */
+  durable(): Promise<void> {
+    const upTo = this.#committed;
+    if (this.#synced >= upTo) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ upTo, resolve, reject });
+      this.#sync();
+    });
+  }
+
+  /** Waits for pending syncs, then lets go of the WAL (the database is closing). */
+  async close(): Promise<void> {
+    await this.durable();
+    if (typeof this.#wal === 'number') closeSync(this.#wal);
+    this.#wal = null;
+  }
+
+  #walFd(): number | null {
+    if (this.#wal === undefined) {
+      try {
+        this.#wal = openSync(`${this.db.name}-wal`, 'r+');
+      } catch {
+        this.#wal = null; // no WAL file to sync: commit with the connection's own fsync
+      }
+    }
+    return this.#wal;
+  }
+
+  /** One fdatasync at a time; commits made while one runs are covered by the next. */
+  #sync(): void {
+    if (this.#syncing || typeof this.#wal !== 'number') {
+      if (typeof this.#wal !== 'number') this.#settle(this.#committed);
+      return;
+    }
+    this.#syncing = true;
+    const upTo = this.#committed;
+    fdatasync(this.#wal, (error) => {
+      this.#syncing = false;
+      if (error) {
+        const failure = new Error(`Read-model database: fdatasync of the WAL failed: ${error.message}`);
+        for (const waiter of this.#waiting.splice(0)) waiter.reject(failure);
+        return;
+      }
+      this.#settle(upTo);
+      if (this.#waiting.length > 0) this.#sync();
+    });
+  }
+
+  #settle(upTo: number): void {
+    this.#synced = Math.max(this.#synced, upTo);
+    const still: Waiter[] = [];
+    for (const waiter of this.#waiting) {
+      if (waiter.upTo <= this.#synced) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.#waiting = still;
+  }
+}
+
+const byDatabase = new WeakMap<ReadModelDatabase, WalSync>();
+
+/** The one WalSync of `db` (created on first use). */
+export function walSyncOf(db: ReadModelDatabase): WalSync {
+  let sync = byDatabase.get(db);
+  if (sync === undefined) {
+    sync = new WalSync(db);
+    byDatabase.set(db, sync);
+  }
+  return sync;
+}
