@@ -11,7 +11,9 @@ import type { RetryPolicy } from './engine/retry-policy.js';
 import { HttpScoringModel, InProcessUnderwritingModel, type ScoringModel } from './integrations/scoring-model/index.js';
 import { createAiProcessManagers } from './process-managers/index-ai.js';
 import { createNotificationProcessManagers } from './process-managers/index-notifications.js';
-import type { BusinessErrorHook } from './process-managers/notifications.js';
+import { AI_SCORING_GROUP } from './process-managers/ai-scoring.js';
+import { NOTIFICATIONS_GROUP, type BusinessErrorHook } from './process-managers/notifications.js';
+import { PAYMENT_SAGA_GROUP } from './process-managers/payment-saga.js';
 import { createEmailTransport, type EmailTransport } from './integrations/email/index.js';
 import { createPaymentGateway, type PaymentGateway } from './integrations/payments/index.js';
 import { EmbeddedEventStore } from './eventstore/embedded/sqlite-event-store.js';
@@ -19,6 +21,7 @@ import { EventStoreDbStore } from './eventstore/eventstoredb/store.js';
 import type { EventStore } from './eventstore/port.js';
 import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
+import { ReadModelCheckpointer } from './readmodel/checkpointer.js';
 import { walSyncOf } from './readmodel/wal-sync.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi, type HttpOptions } from './http/server.js';
@@ -133,13 +136,30 @@ export function createHandlers(deps: EngineDeps, options: StartOptions): EngineH
   const notifications = createNotificationProcessManagers(deps, { email, gateway });
   const projections = createProjections();
   return {
-    handlers: [...projectionHandlers(deps, projections), ...ai.handlers, ...notifications.handlers],
+    handlers: inWakeOrder([...ai.handlers, ...notifications.handlers, ...projectionHandlers(deps, projections)], new Set(projections.map((p) => p.name))),
     projections,
     onBusinessError: notifications.onBusinessError,
     email,
     gateway,
   };
 }
+/**
+ * Groups wake in the order of their handlers after every commit, and share one event loop: the
+ * process managers whose appends are the next hop of a user-facing flow go first (scoring,
+ * notifications, the payment saga), then the other process managers, then the projections,
+ * which only record what happened. Stable otherwise.
+ */
+const FIRST_TO_WAKE: readonly string[] = [AI_SCORING_GROUP, NOTIFICATIONS_GROUP, PAYMENT_SAGA_GROUP];
+
+function inWakeOrder(handlers: readonly EventHandler[], projectionNames: ReadonlySet<string>): EventHandler[] {
+  const rank = (handler: EventHandler): number => {
+    const first = FIRST_TO_WAKE.indexOf(handler.name);
+    if (first >= 0) return first;
+    return projectionNames.has(handler.name) ? FIRST_TO_WAKE.length + 1 : FIRST_TO_WAKE.length;
+  };
+  return [...handlers].sort((a, b) => rank(a) - rank(b));
+}
+
 
 /** Projections whose rows carry personal data; rebuilt after a borrower is forgotten. */
 const PERSONAL_DATA_PROJECTIONS = ['scoring_status'];
@@ -159,6 +179,7 @@ function purgePersonalDataFromReadModels(rebuilds: RebuildTracker, logger: Logge
 export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
   const deps = await createEngineDeps({ ...settings, logger });
   const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
+  const checkpointer = ReadModelCheckpointer.start(deps.readDb, { logger });
   const rebuilds = new RebuildTracker(deps, projections);
   const effectsDurable = (): Promise<void> => walSyncOf(deps.readDb).durable();
   const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, effectsDurable, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
@@ -187,6 +208,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
       await waiter.close();
       await runner.stop();
       deps.breakers.shutdown();
+      await checkpointer.stop();
       await deps.store.close();
       await walSyncOf(deps.readDb).close();
       deps.readDb.close();

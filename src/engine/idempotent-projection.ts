@@ -3,7 +3,7 @@
  * the read model and the record of the handled event id commit in ONE transaction, so a
  * redelivered event (after a crash, a message timeout or a replay) is recognised and skipped.
  */
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import { migrate, type Migration, type ReadModelDatabase } from '../readmodel/database.js';
 import { walSyncOf } from '../readmodel/wal-sync.js';
 
@@ -25,6 +25,8 @@ interface Statements {
   readonly insert: Statement<[string, string, string]>;
   readonly exists: Statement<[string, string]>;
   readonly forget: Statement<[string]>;
+  /** The applyOnce transaction, built once per database (better-sqlite3 wraps it in fresh closures on every db.transaction call). */
+  readonly applyOnce: Transaction<(group: string, eventId: string, effect: () => void) => boolean>;
 }
 
 const prepared = new WeakMap<ReadModelDatabase, Statements>();
@@ -34,10 +36,17 @@ export function ensureHandledEvents(db: ReadModelDatabase): Statements {
   let statements = prepared.get(db);
   if (!statements) {
     migrate(db, HANDLED_EVENTS_MODULE, HANDLED_EVENTS_MIGRATIONS);
+    const insert = db.prepare<[string, string, string]>('INSERT OR IGNORE INTO handled_events (group_name, event_id, handled_at) VALUES (?, ?, ?)');
     statements = {
-      insert: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO handled_events (group_name, event_id, handled_at) VALUES (?, ?, ?)'),
+      insert,
       exists: db.prepare<[string, string]>('SELECT 1 FROM handled_events WHERE group_name = ? AND event_id = ?'),
       forget: db.prepare<[string]>('DELETE FROM handled_events WHERE group_name = ?'),
+      applyOnce: db.transaction((group: string, eventId: string, effect: () => void): boolean => {
+        if (insert.run(group, eventId, new Date().toISOString()).changes === 0) return false;
+        const result: unknown = effect();
+        if (isThenable(result)) throw new TypeError('applyOnce: the effect must be synchronous (it returned a promise); better-sqlite3 transactions cannot span awaits');
+        return true;
+      }),
     };
     prepared.set(db, statements);
   }
@@ -59,14 +68,8 @@ function isThenable(value: unknown): boolean {
  * `walSyncOf(db).durable()` resolves, which the subscription runner awaits before it acks.
  */
 export function applyOnce(db: ReadModelDatabase, group: string, eventId: string, effect: () => void): boolean {
-  const { insert } = ensureHandledEvents(db);
-  const run = db.transaction((): boolean => {
-    if (insert.run(group, eventId, new Date().toISOString()).changes === 0) return false;
-    const result: unknown = effect();
-    if (isThenable(result)) throw new TypeError('applyOnce: the effect must be synchronous (it returned a promise); better-sqlite3 transactions cannot span awaits');
-    return true;
-  });
-  return walSyncOf(db).commit(() => run.immediate());
+  const transaction = ensureHandledEvents(db).applyOnce;
+  return walSyncOf(db).commit(() => transaction.immediate(group, eventId, effect));
 }
 
 export function wasHandled(db: ReadModelDatabase, group: string, eventId: string): boolean {

@@ -618,38 +618,52 @@ export class SubscriptionRunner {
   /** Handles messages until the session is aborted (false) or the subscription ends (true). */
   async #pump(group: GroupState, subscription: PersistentSubscription, signal: AbortSignal): Promise<boolean> {
     const iterator = subscription[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await nextOrAbort(iterator, signal);
-      if (next === ABORTED) return false;
-      if (next.done) return true;
-      await this.#process(group, subscription, next.value);
-      if (signal.aborted) return false;
+    // Acks waiting for their effects to become durable; the next message does not wait for them.
+    const acks = new Set<Promise<void>>();
+    try {
+      for (;;) {
+        const next = await nextOrAbort(iterator, signal);
+        if (next === ABORTED) return false;
+        if (next.done) return true;
+        const { ack } = await this.#process(group, subscription, next.value);
+        if (ack !== undefined) {
+          acks.add(ack);
+          void ack.then(() => acks.delete(ack));
+        }
+        if (signal.aborted) return false;
+      }
+    } finally {
+      await Promise.all(acks);
     }
   }
 
-  async #process(group: GroupState, subscription: PersistentSubscription, message: PersistentEvent): Promise<void> {
+  /**
+   * Handles one message (with in-process retries) and settles it. A success is acked only once
+   * its effects are durable (effectsDurable); that wait is returned rather than awaited, so the
+   * consumer goes on with the next message meanwhile and concurrent effects share one sync. The
+   * message stays in flight until its ack settles.
+   */
+  async #process(group: GroupState, subscription: PersistentSubscription, message: PersistentEvent): Promise<{ readonly ack?: Promise<void> }> {
     const { event, retryCount } = message;
     const labels = { group: group.name };
     group.inFlight += 1;
     this.#metrics?.subscriptionInFlight.inc(labels);
+    // Set on success: the ack waiting for durability (wrapped: an async function would adopt a returned promise).
+    const pending: { ack?: Promise<void> } = {};
     try {
       for (let attempt = 0; ; attempt++) {
         const endTimer = this.#metrics?.handlerDuration.startTimer(labels);
         let failure: { readonly error: unknown } | undefined;
         try {
           await group.handler.handle(event, { group: group.name, retryCount, attempt, signal: this.#forceController.signal });
-          await this.#options.effectsDurable?.();
         } catch (error) {
           failure = { error };
         }
         endTimer?.();
 
         if (!failure) {
-          if (await this.#settle(group, subscription, event, 'acked')) {
-            group.consecutiveSystemFailures = 0;
-            this.#metrics?.endToEndLatency.observe(labels, Math.max(0, (Date.now() - event.created.getTime()) / 1000));
-          }
-          return;
+          pending.ack = this.#ackWhenDurable(group, subscription, event);
+          return pending;
         }
 
         const { error } = failure;
@@ -661,37 +675,60 @@ export class SubscriptionRunner {
         if (kind === 'business') {
           group.logger.warn(context, 'business error: parking the message');
           await this.#businessFailure(group, subscription, event, error);
-          return;
+          return pending;
         }
         if (kind === 'system') {
           group.logger.error(context, 'system error: nacking for retry and pausing the group');
           await this.#settle(group, subscription, event, 'retried', `System error: ${describeError(error)}`);
           this.#pauseGroup(group, 'handle', error, event);
-          return;
+          return pending;
         }
         // transient
         if (this.#stopController.signal.aborted) {
           group.logger.info(context, 'transient error during shutdown: leaving the message for redelivery');
           this.#settleLocally(group, event, 'abandoned');
-          return;
+          return pending;
         }
         if (!canRetry(attempt, group.policy)) {
           group.logger.warn(context, `transient error after ${attempt} retries: parking the message`);
           await this.#settle(group, subscription, event, 'parked', `Transient error, gave up after ${attempt} retries: ${describeError(error)}`);
-          return;
+          return pending;
         }
         const delay = delayFor(attempt + 1, group.policy, this.#random);
         group.logger.info({ ...context, delay }, 'transient error: retrying');
         this.#metrics?.handlerRetries.inc(labels);
         if (!(await wait(delay, this.#stopController.signal))) {
           this.#settleLocally(group, event, 'abandoned');
-          return;
+          return pending;
         }
       }
     } finally {
-      group.inFlight -= 1;
-      this.#metrics?.subscriptionInFlight.dec(labels);
-      this.#emitChange();
+      const done = (): void => {
+        group.inFlight -= 1;
+        this.#metrics?.subscriptionInFlight.dec(labels);
+        this.#emitChange();
+      };
+      if (pending.ack === undefined) done();
+      else void pending.ack.then(done);
+    }
+    return pending;
+  }
+
+  /** Acks once the handler's effects are durable; if they cannot be made durable, the message is retried and the group pauses (a system failure). Never rejects. */
+  async #ackWhenDurable(group: GroupState, subscription: PersistentSubscription, event: RecordedEvent): Promise<void> {
+    try {
+      await this.#options.effectsDurable?.();
+    } catch (error) {
+      group.lastError = describeError(error);
+      this.#metrics?.handlerFailures.inc({ group: group.name, kind: 'system' });
+      group.logger.error({ eventId: event.id, type: event.type, err: error }, 'effects could not be made durable: nacking for retry and pausing the group');
+      await this.#settle(group, subscription, event, 'retried', `System error: ${describeError(error)}`);
+      this.#pauseGroup(group, 'handle', error, event);
+      return;
+    }
+    if (await this.#settle(group, subscription, event, 'acked')) {
+      group.consecutiveSystemFailures = 0;
+      this.#metrics?.endToEndLatency.observe({ group: group.name }, Math.max(0, (Date.now() - event.created.getTime()) / 1000));
     }
   }
 

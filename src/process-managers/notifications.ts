@@ -50,6 +50,7 @@ import { OutboxEmailTransport } from '../integrations/email/outbox.js';
 import { TenantContacts } from '../integrations/email/tenant-contacts.js';
 import type { EmailMessage, EmailTransport, SentEmail } from '../integrations/email/transport.js';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf } from '../readmodel/wal-sync.js';
 import { decodeForHandler } from './payment-saga.js';
 
 export const NOTIFICATIONS_GROUP = 'notifications';
@@ -126,6 +127,7 @@ export class Notifier {
   readonly adminEmail: string;
   readonly #deps: EngineDeps;
   readonly #db: ReadModelDatabase;
+  readonly #markAppended: (events: readonly EventData[]) => void;
   readonly #transport: EmailTransport;
   readonly #send: (message: EmailMessage) => Promise<SentEmail>;
   readonly #findDelivery: Statement<[string], DeliveryRow>;
@@ -156,6 +158,10 @@ export class Notifier {
         )`,
       },
     ]);
+    // One commit for all the marks of one append.
+    this.#markAppended = this.#db.transaction((events: readonly EventData[]) => {
+      for (const event of events) applyOnce(this.#db, EVENT_LEDGER, event.id, () => undefined);
+    });
     this.#findDelivery = this.#db.prepare<[string], DeliveryRow>('SELECT provider_message_id FROM notification_email_deliveries WHERE notification_id = ?');
     this.#insertDelivery = this.#db.prepare<[string, string, string, string, string, string]>(
       'INSERT OR IGNORE INTO notification_email_deliveries (notification_id, tenant_id, provider, provider_message_id, to_address, sent_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -215,7 +221,7 @@ export class Notifier {
       if (!(error instanceof WrongExpectedVersionError) || missing.length === 1) throw error;
       for (const event of missing) await this.#deps.store.append(stream, [event], { expectedRevision: 'any' });
     }
-    for (const event of missing) applyOnce(this.#db, EVENT_LEDGER, event.id, () => undefined);
+    walSyncOf(this.#db).commit(() => this.#markAppended(missing));
     return missing.length;
   }
 }

@@ -8,10 +8,9 @@
  * is durable, and since the store's own connection only sees a commit once it is complete, no
  * reader ever sees an event that is not yet on disk. One batch is in flight at a time.
  */
-import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../../shared/spawn-worker.js';
 import { StoreUnavailableError } from '../errors.js';
 import { type CommitWorkerData, type FromWorker, type ToWorker, deserialiseResult } from './commit-protocol.js';
 import type { BatchResult } from './group-commit.js';
@@ -20,18 +19,9 @@ import type { WriteRequest } from './writes.js';
 /** How long close() waits for the worker to finish its last batch and close its connection. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
-/**
- * The worker of this module's own flavour: the compiled `.js` next to it, or, when the engine
- * runs from TypeScript sources (tsx, vitest), the `.ts` entry with tsx's loader registered in the
- * worker first (a worker thread does not inherit the loader hooks of its parent on Node 20).
- */
+/** The worker: commit-worker.ts (or .js, compiled) next to this module. */
 function spawn(data: CommitWorkerData): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./commit-worker.js', self), { workerData: data });
-  const entry = new URL('./commit-worker.ts', self).href;
-  const hooks = pathToFileURL(createRequire(self).resolve('tsx/esm')).href;
-  const bootstrap = `require('node:module').register(${JSON.stringify(hooks)}, { data: {} });\nimport(${JSON.stringify(entry)});`;
-  return new Worker(bootstrap, { eval: true, workerData: data });
+  return spawnModuleWorker(import.meta.url, 'commit-worker', data);
 }
 
 interface InFlight {

@@ -32,6 +32,7 @@ import { EmbeddedPersistentSubscriptions } from './persistent/index.js';
 import { type AllPage, EventQueries } from './queries.js';
 import { checkSchema, migrate } from './schema.js';
 import {
+import { TailCache } from './tail-cache.js';
   prepareEvents,
   validateDirection,
   validateExpectedRevision,
@@ -97,6 +98,8 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   private lastDataVersion = 0n;
   private lastNotifiedHead: bigint;
 
+  /** The newest events, read once for all persistent groups. */
+  private readonly tail = new TailCache((after, limit) => this.queries.readAllAfter(after, limit));
   private constructor(
     private readonly db: Database.Database,
     private readonly readOnly: boolean,
@@ -306,7 +309,7 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
 
   readAllAfter(after: Position | undefined, maxCount: number): RecordedEvent[] {
     this.assertNotClosed();
-    return this.queries.readAllAfter(after?.commit ?? 0n, maxCount);
+    return this.tail.read(after?.commit ?? 0n, maxCount, this.lastNotifiedHead);
   }
 
   async headPosition(): Promise<Position | undefined> {
