@@ -81,9 +81,8 @@ export async function createEngineDeps(options: EngineDepsOptions): Promise<Engi
   const commands = new CommandHandler(store);
   const billing = new BillingService(commands, clock);
   const scoring = new ScoringService(store, commands, clock, logger);
-  scoring.addAdmissionCheck(async (tenantId) => {
-    await billing.requireActive(tenantId);
-  });
+  // An active subscription, from the cached state when the store can check it at commit (BillingService.admit).
+  scoring.addConditionalAdmissionCheck((tenantId, options) => billing.admit(tenantId, options));
   const breakers = new BreakerRegistry({ logger, metrics: metrics.breakers });
   return { store, readDb, tenants, commands, scoring, billing, clock, logger, metrics, breakers };
 }
@@ -143,6 +142,7 @@ export function createHandlers(deps: EngineDeps, options: StartOptions): EngineH
     gateway,
   };
 }
+
 /**
  * Groups wake in the order of their handlers after every commit, and share one event loop: the
  * process managers whose appends are the next hop of a user-facing flow go first (scoring,
@@ -159,7 +159,6 @@ function inWakeOrder(handlers: readonly EventHandler[], projectionNames: Readonl
   };
   return [...handlers].sort((a, b) => rank(a) - rank(b));
 }
-
 
 /** Projections whose rows carry personal data; rebuilt after a borrower is forgotten. */
 const PERSONAL_DATA_PROJECTIONS = ['scoring_status'];
@@ -179,8 +178,8 @@ function purgePersonalDataFromReadModels(rebuilds: RebuildTracker, logger: Logge
 export async function startEngine(settings: StartOptions, logger: Logger = pino({ level: 'silent' })): Promise<RunningEngine> {
   const deps = await createEngineDeps({ ...settings, logger });
   const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
-  const checkpointer = ReadModelCheckpointer.start(deps.readDb, { logger });
   const rebuilds = new RebuildTracker(deps, projections);
+  const checkpointer = ReadModelCheckpointer.start(deps.readDb, { logger });
   const effectsDurable = (): Promise<void> => walSyncOf(deps.readDb).durable();
   const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, effectsDurable, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
   if (settings.runHandlers !== false) await runner.start();
@@ -208,8 +207,8 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
       await waiter.close();
       await runner.stop();
       deps.breakers.shutdown();
-      await checkpointer.stop();
       await deps.store.close();
+      await checkpointer.stop();
       await walSyncOf(deps.readDb).close();
       deps.readDb.close();
     },

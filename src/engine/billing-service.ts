@@ -7,6 +7,7 @@ import type { CancelSubscriptionBody, PaymentWebhookBody, SubscriptionView } fro
 import type { PlanId } from '../contracts/common.js';
 import { planTerms } from '../contracts/plans.js';
 import { WrongExpectedVersionError } from '../eventstore/errors.js';
+import type { AppendCondition } from '../eventstore/port.js';
 import type { CommandHandler, CommandOutcome } from './command-handler.js';
 import { ConcurrencyConflictError } from './command-handler.js';
 import { envelopeOf, type Clock, type CommandContext } from './request-context.js';
@@ -24,6 +25,10 @@ export function subscriptionView(state: SubscriptionState): SubscriptionView | u
     currentPeriod: state.currentPeriod,
     ...(state.cancelledAt !== undefined ? { cancelledAt: state.cancelledAt } : {}),
   };
+}
+
+function isActive(state: SubscriptionState): boolean {
+  return state.status === 'active' || state.status === 'past_due';
 }
 
 /** Subscriptions, payments and usage: the billing commands, each one decider on one stream. */
@@ -44,10 +49,28 @@ export class BillingService {
   /** Throws NO_ACTIVE_SUBSCRIPTION (422) unless the tenant's subscription is active or past due. */
   async requireActive(tenantId: string): Promise<SubscriptionState> {
     const state = await this.state(tenantId);
-    if (state.status !== 'active' && state.status !== 'past_due') {
-      throw new BusinessRuleError('NO_ACTIVE_SUBSCRIPTION', `Tenant ${tenantId} has no active subscription`);
-    }
+    if (!isActive(state)) throw new BusinessRuleError('NO_ACTIVE_SUBSCRIPTION', `Tenant ${tenantId} has no active subscription`);
     return state;
+  }
+
+  /**
+   * requireActive for the admission of a command on another stream (a scoring), returning the
+   * conditions for that command's append. The subscription stream is read on every request
+   * otherwise, a SQLite read on the event loop for each scoring; on a store with conditional
+   * appends an active state already cached answers instead, and the returned condition (the
+   * subscription stream still at that state's revision) makes the scoring's append commit only
+   * if the subscription did not change meanwhile, here or in another process: the admission is
+   * then decided on the state at commit time, and when the condition fails the caller asks again
+   * with `fresh`. A refusal is always decided on a fresh read.
+   */
+  async admit(tenantId: string, options: { readonly fresh: boolean }): Promise<readonly AppendCondition[]> {
+    if (!options.fresh) {
+      const stream = subscriptionStreamId(tenantId);
+      const cached = this.commands.cachedState(stream, subscriptionDecider);
+      if (cached !== undefined && isActive(cached.state)) return [{ stream, revision: cached.revision }];
+    }
+    await this.requireActive(tenantId);
+    return [];
   }
 
   create(context: CommandContext, plan: PlanId, subscriptionId: string = randomUUID()) {

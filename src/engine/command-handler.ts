@@ -5,7 +5,7 @@ import { decodeEvent, encodeEvent, type DecodeFailure, type DecodedEvent } from 
 import type { EventBody } from '../contracts/events/catalog.js';
 import type { EventEnvelope } from '../contracts/events/metadata.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
-import type { AppendResult, EventData, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
+import type { AppendCondition, AppendResult, AppendWriteOptions, EventData, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
 
 export interface CommandOutcome<E, S> {
   readonly events: readonly E[];
@@ -71,6 +71,18 @@ export interface ExecuteOptions {
    * existing stream could be an idempotent replay (a success) instead of a conflict.
    */
   readonly newStream?: boolean;
+  /**
+   * Other streams the command was admitted on (AppendWriteOptions.conditions): each append of the
+   * command commits only if they are unchanged, else it fails with ConditionFailedError (not
+   * retried here: the caller decides again on fresh state). Only on stores with conditionalAppends.
+   */
+  readonly conditions?: readonly AppendCondition[];
+}
+
+/** A state taken from the cache without reading the store, at the revision it was folded to. */
+export interface CachedLoadedState<S> {
+  readonly state: S;
+  readonly revision: bigint;
 }
 
 export interface LoadedState<S> {
@@ -121,6 +133,18 @@ export class CommandHandler {
   private forget(stream: string): void {
     this.states.delete(stream);
     this.olderStates.delete(stream);
+  }
+
+  /**
+   * The state of `stream` as this handler last loaded or wrote it, WITHOUT reading the store, or
+   * undefined when it has none. It may be stale (another writer may have appended since): a
+   * decision on it is only sound under an AppendCondition on its revision, which the store checks
+   * when the resulting append commits, so this answers only on a store with conditional appends.
+   */
+  cachedState<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>): CachedLoadedState<S> | undefined {
+    if (this.store.conditionalAppends !== true) return undefined;
+    const cached = this.cached(stream);
+    return cached !== undefined && cached.decider === decider ? { state: cached.state as S, revision: cached.revision } : undefined;
   }
 
   /**
@@ -182,8 +206,9 @@ export class CommandHandler {
    * decider's `eventId` hook where duplicates must collapse, else random.
    */
   async execute<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope, options: ExecuteOptions = {}): Promise<CommandOutcome<E, S>> {
+    const conditions = options.conditions !== undefined && options.conditions.length > 0 ? options.conditions : undefined;
     if (options.newStream === true && decider.eventId === undefined && this.cached(stream) === undefined) {
-      const outcome = await this.executeOnNewStream(stream, decider, command, envelope);
+      const outcome = await this.executeOnNewStream(stream, decider, command, envelope, conditions);
       if (outcome !== undefined) return outcome;
     }
     let lastConflict: WrongExpectedVersionError | undefined;
@@ -195,7 +220,7 @@ export class CommandHandler {
       const eventIds = events.map((event) => decider.eventId?.(event) ?? randomUUID());
       const data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
       try {
-        const append = await this.store.append(stream, data, { expectedRevision: revision });
+        const append = await this.store.append(stream, data, appendOptions(revision, conditions));
         this.remember(stream, decider, nextState, append.nextExpectedRevision);
         return { events, eventIds, state: nextState, append, attempts: attempt };
       } catch (error) {
@@ -209,7 +234,13 @@ export class CommandHandler {
   }
 
   /** ExecuteOptions.newStream: the outcome when the stream did not exist, or undefined to run the command as usual. */
-  private async executeOnNewStream<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope): Promise<CommandOutcome<E, S> | undefined> {
+  private async executeOnNewStream<C, E extends EventBody, S>(
+    stream: string,
+    decider: Decider<C, E, S>,
+    command: C,
+    envelope: EventEnvelope,
+    conditions: readonly AppendCondition[] | undefined,
+  ): Promise<CommandOutcome<E, S> | undefined> {
     let events: readonly E[];
     let nextState: S;
     let eventIds: string[];
@@ -224,7 +255,7 @@ export class CommandHandler {
       return undefined; // the stream's actual state decides (and raises) instead
     }
     try {
-      const append = await this.store.append(stream, data, { expectedRevision: 'no_stream' });
+      const append = await this.store.append(stream, data, appendOptions('no_stream', conditions));
       this.remember(stream, decider, nextState, append.nextExpectedRevision);
       return { events, eventIds, state: nextState, append, attempts: 1 };
     } catch (error) {
@@ -232,4 +263,8 @@ export class CommandHandler {
       throw error; // as the usual first attempt's append would have (the read of a missing stream cannot fail)
     }
   }
+}
+
+function appendOptions(expectedRevision: ExpectedRevision, conditions: readonly AppendCondition[] | undefined): AppendWriteOptions {
+  return conditions === undefined ? { expectedRevision } : { expectedRevision, conditions };
 }

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type {
   AppendOptions,
   AppendResult,
+  AppendWriteOptions,
   CatchUpSubscription,
   EventData,
   EventStore,
@@ -242,8 +243,11 @@ class InstrumentedStore implements EventStore {
   get kind(): EventStore['kind'] {
     return this.inner.kind;
   }
+  get conditionalAppends(): boolean {
+    return this.inner.conditionalAppends === true;
+  }
 
-  async append(stream: string, events: readonly EventData[], options?: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventData[], options?: AppendWriteOptions): Promise<AppendResult> {
     const result = await this.inner.append(stream, events, options);
     countAppended(this.metrics, events);
     return result;

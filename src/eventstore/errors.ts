@@ -20,6 +20,19 @@ export class WrongExpectedVersionError extends EventStoreError {
   }
 }
 
+/** An append's condition (AppendWriteOptions.conditions) no longer held when it was to commit: nothing was written. */
+export class ConditionFailedError extends EventStoreError {
+  readonly code = 'CONDITION_FAILED';
+  constructor(
+    readonly streamName: string,
+    readonly expectedRevision: bigint,
+    /** The stream's last revision then, or 'deleted' when it was soft-deleted or tombstoned. */
+    readonly actual: bigint | 'no_stream' | 'deleted',
+  ) {
+    super(`The append depended on '${streamName}' at revision ${expectedRevision}, but it is at ${String(actual)}`);
+  }
+}
+
 export class StreamNotFoundError extends EventStoreError {
   readonly code = 'STREAM_NOT_FOUND';
   constructor(readonly streamName: string) {

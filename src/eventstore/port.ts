@@ -40,6 +40,26 @@ export interface AppendOptions {
   readonly expectedRevision?: ExpectedRevision;
 }
 
+/** Another stream an append depends on (see AppendWriteOptions.conditions). */
+export interface AppendCondition {
+  readonly stream: string;
+  /** The stream's last revision when the decision was made: it must still be the last one, and the stream not deleted. */
+  readonly revision: bigint;
+}
+
+export interface AppendWriteOptions extends AppendOptions {
+  /**
+   * Streams the appended events were decided on, besides their own: the append writes only if
+   * each is still at its revision (and not deleted) when it commits, checked in the same
+   * transaction; otherwise it fails with ConditionFailedError and writes nothing. A decision on a
+   * cached state is then exactly as good as one on a fresh read, without the read. An idempotent
+   * replay (all the events exist already) returns its original result unchecked. Only stores whose
+   * `conditionalAppends` is true accept conditions (the embedded store: EventStoreDB has no
+   * multi-stream check); the others refuse them with InvalidArgumentError.
+   */
+  readonly conditions?: readonly AppendCondition[];
+}
+
 export interface AppendResult {
   /** Revision of the last event of the stream after the append (of the batch, or the originals on an idempotent re-append). */
   readonly nextExpectedRevision: bigint;
@@ -216,8 +236,10 @@ export interface StoreHealth {
 
 export interface EventStore {
   readonly kind: 'embedded' | 'eventstoredb';
+  /** Whether append accepts AppendWriteOptions.conditions (absent: it does not). */
+  readonly conditionalAppends?: boolean;
 
-  append(stream: string, events: readonly EventData[], options?: AppendOptions): Promise<AppendResult>;
+  append(stream: string, events: readonly EventData[], options?: AppendWriteOptions): Promise<AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** Soft delete: reads give StreamNotFound; a later append continues numbering. */

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, MaxAppendSizeExceededError } from './errors.js';
 import {
   ALL_STREAM,
+  type AppendCondition,
   type ConsumerStrategy,
   type Direction,
   type EventData,
@@ -47,6 +48,19 @@ export function validateExpectedRevision(expected: unknown): asserts expected is
     return;
   }
   throw new InvalidArgumentError(`expectedRevision must be 'any', 'no_stream', 'stream_exists' or a bigint (got ${String(expected)})`, 'expectedRevision');
+}
+
+/** AppendWriteOptions.conditions: an array of { stream, revision >= 0n }, none on the appended stream itself (its expectedRevision says that). */
+export function validateConditions(stream: string, conditions: unknown): readonly AppendCondition[] {
+  if (conditions === undefined) return [];
+  if (!Array.isArray(conditions)) throw new InvalidArgumentError('conditions must be an array', 'conditions');
+  for (const condition of conditions as unknown[]) {
+    const { stream: other, revision } = (typeof condition === 'object' && condition !== null ? condition : {}) as Partial<AppendCondition>;
+    validateStreamName(other, true, 'conditions');
+    if (other === stream) throw new InvalidArgumentError(`A condition on the appended stream '${stream}' itself: use expectedRevision`, 'conditions');
+    if (typeof revision !== 'bigint' || revision < 0n) throw new InvalidArgumentError(`conditions: the revision of '${other}' must be a non-negative bigint`, 'conditions');
+  }
+  return conditions as readonly AppendCondition[];
 }
 
 /** undefined → Infinity; otherwise a non-negative integer (or Infinity). */

@@ -4,10 +4,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CUSTOM_SCHEMA_KEYWORDS } from '../contracts/common.js';
 import type { TenantDirectory } from '../tenancy/api-keys.js';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { ApiError, toHttpError } from './errors.js';
 import { registerRequestContext } from './request-context.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -64,11 +64,8 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
-  await app.register(helmet, {
-    // The API answers JSON; the docs page needs Swagger UI's inline scripts and styles.
-    contentSecurityPolicy: false,
-    ...(options.https ? {} : { hsts: false }),
-  });
+  // Helmet's headers (no CSP: the docs page needs Swagger UI's inline scripts; HSTS over HTTPS only), computed once.
+  registerSecurityHeaders(app, { https: options.https !== undefined });
 
   registerRequestContext(app, options.tenants);
 

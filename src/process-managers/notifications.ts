@@ -24,7 +24,7 @@
  *   between the send and the ledger write stores the e-mail once: exactly-once. Over SMTP that
  *   window cannot be closed (the server is not in our transaction): at-least-once, with the
  *   notification id as Message-ID and X-Idempotency-Key for downstream dedupe.
- * - Events: each notification event is appended on its own with its deterministic id (the store
+ * - Events: all notification events of one handled event go in ONE append with their deterministic ids (the store
  *   acknowledges a re-append of the same id without writing — EventStoreDB best effort with
  *   'any', the embedded store always), and marked in the ledger (applyOnce) once appended, so a
  *   redelivery after the mark appends nothing at all.

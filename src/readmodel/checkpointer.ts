@@ -93,6 +93,7 @@ export class ReadModelCheckpointer {
     this.#worker = undefined;
     this.#release();
     if (worker === undefined) return;
+    worker.ref(); // keep the process alive until the worker has closed its connection
     worker.postMessage({ type: 'close' } satisfies CheckpointerToWorker);
     await this.#exited;
   }

@@ -60,22 +60,25 @@ export function newKeyId(): string {
 const IV_POOL = Buffer.alloc(IV_BYTES * 512);
 let ivOffset = IV_POOL.length;
 
+/** A view into the pool, not a copy (the hot path of field encryption): use it before the next newIv() call, which may refill the pool. */
 function newIv(): Buffer {
   if (ivOffset + IV_BYTES > IV_POOL.length) {
     randomFillSync(IV_POOL);
     ivOffset = 0;
   }
-  const iv = Buffer.from(IV_POOL.subarray(ivOffset, ivOffset + IV_BYTES));
+  const iv = IV_POOL.subarray(ivOffset, ivOffset + IV_BYTES);
   ivOffset += IV_BYTES;
   return iv;
 }
 
-function seal(key: Buffer, plaintext: Buffer, aad: Buffer): { iv: Buffer; sealed: Buffer } {
+/** `iv` is newIv()'s view: the caller encodes or copies it at once. A string plaintext is taken as UTF-8. */
+function seal(key: Buffer, plaintext: Buffer | string, aad: Buffer): { iv: Buffer; sealed: Buffer } {
   const iv = newIv();
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
-  const sealed = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-  return { iv, sealed };
+  const encrypted = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
+  cipher.final(); // GCM: no output, computes the tag
+  return { iv, sealed: Buffer.concat([encrypted, cipher.getAuthTag()]) };
 }
 
 /** Throws when the tag does not verify (wrong key, tampered data). */
@@ -107,7 +110,7 @@ function fieldAad(keyId: string, pointer: string): Buffer {
 
 /** The envelope string of `value` (any JSON value) at `pointer` under the data key `keyId`. */
 export function encryptValue(keyId: string, key: Buffer, pointer: string, value: JsonValue): string {
-  const { iv, sealed } = seal(key, Buffer.from(JSON.stringify(value), 'utf8'), fieldAad(keyId, pointer));
+  const { iv, sealed } = seal(key, JSON.stringify(value), fieldAad(keyId, pointer));
   return `${ENVELOPE_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
 }
 

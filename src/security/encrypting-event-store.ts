@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type {
   AppendOptions,
   AppendResult,
+  AppendWriteOptions,
   CatchUpSubscription,
   EventData,
   EventStore,
@@ -36,6 +37,7 @@ import type {
   SubscribeToAllOptions,
   SubscriptionSource,
 } from '../eventstore/port.js';
+import { StoreUnavailableError } from '../eventstore/errors.js';
 import { decryptValue, encryptValue, parseEnvelope } from './crypto.js';
 import type { DataKey, KeyStore } from './key-store.js';
 import { emailSubject, forgetBorrower, registerKeyStore, type ForgetActor, type ForgetResult } from './personal-data.js';
@@ -162,6 +164,7 @@ export class EncryptingEventStore implements EventStore {
   readonly #inner: EventStore;
   readonly #logger: Logger | undefined;
   readonly #ownsKeys: boolean;
+  #closed = false;
 
   constructor(inner: EventStore, options: EncryptingEventStoreOptions) {
     this.#inner = inner;
@@ -173,6 +176,10 @@ export class EncryptingEventStore implements EventStore {
 
   get kind(): EventStore['kind'] {
     return this.#inner.kind;
+  }
+
+  get conditionalAppends(): boolean {
+    return this.#inner.conditionalAppends === true;
   }
 
   /** Destroys the borrower's data key: their personal data reads redacted from now on. */
@@ -218,7 +225,9 @@ export class EncryptingEventStore implements EventStore {
 
   // ---------------------------------------------------------------- EventStore
 
-  async append(stream: string, events: readonly EventData[], options?: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventData[], options?: AppendWriteOptions): Promise<AppendResult> {
+    // As the inner store would refuse it, before the key store (closed with it) is asked for a key.
+    if (this.#closed) throw new StoreUnavailableError('The event store is closed');
     return this.#inner.append(stream, Array.isArray(events) ? this.#encryptAll(stream, events) : events, options);
   }
 
@@ -320,6 +329,7 @@ export class EncryptingEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     try {
       await this.#inner.close();
     } finally {

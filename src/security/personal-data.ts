@@ -26,8 +26,12 @@ export function linkPersonalData(outer: EventStore, inner: EventStore): void {
   if (keys !== undefined) keyStores.set(outer, keys);
 }
 
+/** Printable ASCII only: NFKC leaves such a string as it is. */
+const ASCII = /^[\x20-\x7e]*$/;
+
 export function normaliseEmail(email: string): string {
-  return email.normalize('NFKC').trim().toLowerCase();
+  // The NFKC pass (an ICU call) is skipped for the usual all-ASCII address: it would change nothing.
+  return (ASCII.test(email) ? email : email.normalize('NFKC')).trim().toLowerCase();
 }
 
 /** The key-store subject of a borrower. */

@@ -12,7 +12,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../../shared/spawn-worker.js';
 import { StoreUnavailableError } from '../errors.js';
-import { type CommitWorkerData, type FromWorker, type ToWorker, deserialiseResult } from './commit-protocol.js';
+import { type CommitWorkerData, type FromWorker, type ToWorker, deserialiseResult, packBatch } from './commit-protocol.js';
 import type { BatchResult } from './group-commit.js';
 import type { WriteRequest } from './writes.js';
 
@@ -86,7 +86,7 @@ export class CommitThread {
       this.inFlight.set(id, { id, resolve, reject });
       this.worker.ref();
       try {
-        this.worker.postMessage({ type: 'commit', id, batch } satisfies ToWorker);
+        this.worker.postMessage({ type: 'commit', id, batch: packBatch(batch) } satisfies ToWorker);
       } catch (error) {
         this.settle(id);
         reject(new StoreUnavailableError(`Cannot hand a batch to the commit thread: ${(error as Error).message}`, { cause: error }));

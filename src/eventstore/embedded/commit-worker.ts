@@ -6,11 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { type CommitWorkerData, type FromWorker, type ToWorker, serialiseOutcome } from './commit-protocol.js';
+import { type CommitWorkerData, type FromWorker, type ToWorker, serialiseOutcome, unpackBatch } from './commit-protocol.js';
 import { StoreUnavailableError } from '../errors.js';
 import { type BatchResult, BatchTransaction } from './group-commit.js';
 import { EventQueries } from './queries.js';
-import { writeOp } from './writes.js';
+import { type WriteRequest, writeOp } from './writes.js';
 
 const port = parentPort;
 if (port === null) throw new Error('commit-worker.ts runs as a worker thread');
@@ -43,11 +43,13 @@ if (db !== undefined) {
       return;
     }
     let result: BatchResult;
+    let batch: WriteRequest[] = [];
     try {
-      result = transaction.run(message.batch.map((request) => writeOp(queries, request)));
+      batch = unpackBatch(message.batch);
+      result = transaction.run(batch.map((request) => writeOp(queries, request)));
     } catch (error) {
       const failure = new StoreUnavailableError(`Event store commit failed: ${(error as Error).message}`);
-      result = { committed: false, snapshot: 0n, outcomes: message.batch.map(() => ({ ok: false, error: failure })) };
+      result = { committed: false, snapshot: 0n, outcomes: batch.map(() => ({ ok: false, error: failure })) };
     }
     post({ type: 'result', id: message.id, committed: result.committed, snapshot: result.snapshot, outcomes: result.outcomes.map(serialiseOutcome) });
   });

@@ -3,8 +3,10 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError, StreamDeletedError, StreamNotFoundError } from '../errors.js';
 import type {
+  AppendCondition,
   AppendOptions,
   AppendResult,
+  AppendWriteOptions,
   CatchUpSubscription,
   EventData,
   EventStore,
@@ -30,9 +32,9 @@ import { BatchTransaction, type CommitBatch, GroupCommitter } from './group-comm
 import type { EmbeddedStoreInternals } from './internals.js';
 import { EmbeddedPersistentSubscriptions } from './persistent/index.js';
 import { type AllPage, EventQueries } from './queries.js';
+import { TailCache } from './tail-cache.js';
 import { checkSchema, migrate } from './schema.js';
 import {
-import { TailCache } from './tail-cache.js';
   prepareEvents,
   validateDirection,
   validateExpectedRevision,
@@ -41,6 +43,7 @@ import { TailCache } from './tail-cache.js';
   validatePosition,
   validateRevision,
   validateStreamName,
+  validateConditions,
 } from '../validation.js';
 import { type WriteRequest, writeOp } from './writes.js';
 
@@ -84,6 +87,8 @@ type State = 'open' | 'closing' | 'closed';
  */
 export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   readonly kind = 'embedded' as const;
+  /** Conditions are checked in the append's own transaction (writes.ts). */
+  readonly conditionalAppends = true;
 
   private state: State = 'open';
   private closing: Promise<void> | undefined;
@@ -93,13 +98,13 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
   private readonly subscriptions = new Set<EmbeddedCatchUpSubscription>();
   private readonly watchers = new Set<() => void>();
   private readonly appendListeners = new Set<(head: Position) => void>();
+  /** The newest events, read once for all persistent groups. */
+  private readonly tail = new TailCache((after, limit) => this.queries.readAllAfter(after, limit));
   private readonly catchUpSource: CatchUpSource;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastDataVersion = 0n;
   private lastNotifiedHead: bigint;
 
-  /** The newest events, read once for all persistent groups. */
-  private readonly tail = new TailCache((after, limit) => this.queries.readAllAfter(after, limit));
   private constructor(
     private readonly db: Database.Database,
     private readonly readOnly: boolean,
@@ -196,9 +201,9 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
 
   // ---------------------------------------------------------------- writes
 
-  async append(stream: string, events: readonly EventData[], options?: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventData[], options?: AppendWriteOptions): Promise<AppendResult> {
     this.assertOpen();
-    return this.submitAppend(stream, events, options?.expectedRevision ?? 'any', false);
+    return this.submitAppend(stream, events, options?.expectedRevision ?? 'any', false, options?.conditions);
   }
 
   async appendSystem(stream: string, events: readonly EventData[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
@@ -229,11 +234,12 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     return this.submit({ kind: 'truncate', stream, revision });
   }
 
-  private submitAppend(stream: string, events: readonly EventData[], expected: ExpectedRevision, allowSystem: boolean): Promise<AppendResult> {
+  private submitAppend(stream: string, events: readonly EventData[], expected: ExpectedRevision, allowSystem: boolean, conditions?: readonly AppendCondition[]): Promise<AppendResult> {
     validateStreamName(stream, allowSystem);
     validateExpectedRevision(expected);
+    const checked = validateConditions(stream, conditions);
     const prepared = prepareEvents(stream, events, this.maxAppendSize);
-    return this.submit({ kind: 'append', stream, events: prepared, expected });
+    return this.submit(checked.length > 0 ? { kind: 'append', stream, events: prepared, expected, conditions: checked } : { kind: 'append', stream, events: prepared, expected });
   }
 
   private submit<T>(request: WriteRequest): Promise<T> {

@@ -1,5 +1,5 @@
-import { StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
-import type { AppendResult, ExpectedRevision } from '../port.js';
+import { ConditionFailedError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
+import type { AppendCondition, AppendResult, ExpectedRevision } from '../port.js';
 import { actualVersion, checkExpectedRevision, checkExpectedRevisionExactly } from './expected-revision.js';
 import type { WriteOp } from './group-commit.js';
 import type { EventQueries, StreamState } from './queries.js';
@@ -10,7 +10,7 @@ import type { PreparedEvent } from '../validation.js';
  * bigints), so a batch can be posted to the commit worker (commit-thread.ts) as it is.
  */
 export type WriteRequest =
-  | { readonly kind: 'append'; readonly stream: string; readonly events: readonly PreparedEvent[]; readonly expected: ExpectedRevision }
+  | { readonly kind: 'append'; readonly stream: string; readonly events: readonly PreparedEvent[]; readonly expected: ExpectedRevision; readonly conditions?: readonly AppendCondition[] }
   | { readonly kind: 'delete'; readonly stream: string; readonly expected: ExpectedRevision }
   | { readonly kind: 'tombstone'; readonly stream: string; readonly expected: ExpectedRevision }
   | { readonly kind: 'truncate'; readonly stream: string; readonly revision: bigint };
@@ -19,7 +19,7 @@ export type WriteRequest =
 export function writeOp(queries: EventQueries, request: WriteRequest): WriteOp<unknown> {
   switch (request.kind) {
     case 'append':
-      return appendOp(queries, request.stream, request.events, request.expected);
+      return appendOp(queries, request.stream, request.events, request.expected, request.conditions);
     case 'delete':
       return deleteOp(queries, request.stream, request.expected);
     case 'tombstone':
@@ -44,12 +44,19 @@ function isDuplicateIdViolation(error: unknown): boolean {
  * Event ids are unique per stream: with any/stream_exists, a batch whose ids ALL exist already is a
  * retry and returns the original result; a partial overlap is a WrongExpectedVersion.
  */
-export function appendOp(queries: EventQueries, stream: string, events: readonly PreparedEvent[], expected: ExpectedRevision): WriteOp<AppendResult> {
+export function appendOp(
+  queries: EventQueries,
+  stream: string,
+  events: readonly PreparedEvent[],
+  expected: ExpectedRevision,
+  conditions: readonly AppendCondition[] = [],
+): WriteOp<AppendResult> {
   return {
     run(): AppendResult {
       const state = queries.stream(stream);
       const check = checkExpectedRevision(stream, state, expected);
       if (check.kind === 'replay' && state !== undefined) return replay(queries, stream, state, events, expected, check.after);
+      for (const condition of conditions) checkCondition(queries, condition);
       return write(queries, stream, state, events);
     },
     recover(error: unknown): AppendResult {
@@ -62,6 +69,14 @@ export function appendOp(queries: EventQueries, stream: string, events: readonly
       throw new WrongExpectedVersionError(stream, expected, actualVersion(state));
     },
   };
+}
+
+/** AppendWriteOptions.conditions: the stream is still at the revision, and readable (a deleted stream reads as another state). */
+function checkCondition(queries: EventQueries, condition: AppendCondition): void {
+  const state = queries.stream(condition.stream);
+  if (state !== undefined && (state.softDeleted || state.tombstoned)) throw new ConditionFailedError(condition.stream, condition.revision, 'deleted');
+  const actual = actualVersion(state);
+  if (actual !== condition.revision) throw new ConditionFailedError(condition.stream, condition.revision, actual);
 }
 
 function write(queries: EventQueries, stream: string, existing: StreamState | undefined, events: readonly PreparedEvent[]): AppendResult {

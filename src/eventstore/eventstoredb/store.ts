@@ -1,10 +1,11 @@
 import * as esdb from '@eventstore/db-client';
-import { StoreUnavailableError, StreamNotFoundError, WrongExpectedVersionError } from '../errors.js';
+import { InvalidArgumentError, StoreUnavailableError, StreamNotFoundError, WrongExpectedVersionError } from '../errors.js';
 import {
   PERSISTENT_SUBSCRIPTION_DEFAULTS,
   parkedStreamName,
   sourceName,
   type AppendOptions,
+  type AppendWriteOptions,
   type AppendResult,
   type CatchUpSubscription,
   type EventData,
@@ -39,6 +40,7 @@ import {
   validateRevision,
   validateSource,
   validateStreamName,
+  validateConditions,
   resolvePersistentSettings,
 } from '../validation.js';
 import { mapError, type ErrorContext } from './errors.js';
@@ -66,6 +68,8 @@ import { EsdbCatchUpSubscription, EsdbPersistentSubscription } from './subscript
  */
 export class EventStoreDbStore implements EventStore {
   readonly kind = 'eventstoredb' as const;
+  /** EventStoreDB checks one stream per append: see AppendWriteOptions.conditions. */
+  readonly conditionalAppends = false;
   #closed = false;
   #serverSendsCaughtUp: Promise<boolean> | undefined;
 
@@ -108,8 +112,10 @@ export class EventStoreDbStore implements EventStore {
 
   // ---- streams ---------------------------------------------------------------------------------
 
-  async append(stream: string, events: readonly EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventData[], options: AppendWriteOptions = {}): Promise<AppendResult> {
     validateStreamName(stream, false);
+    // EventStoreDB checks one stream per append: a condition on another could not be honoured.
+    if (validateConditions(stream, options.conditions).length > 0) throw new InvalidArgumentError('EventStoreDB cannot check conditions on other streams (conditionalAppends is false)', 'conditions');
     // The size limit is the server's to enforce (its own setting); we only measure for the error.
     const prepared = prepareEvents(stream, events, Number.POSITIVE_INFINITY);
     const expected = options.expectedRevision ?? 'any';
