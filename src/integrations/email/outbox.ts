@@ -136,10 +136,6 @@ export class OutboxEmailTransport implements EmailTransport {
     }
   }
 
-  /** Resolves once every e-mail stored so far is on disk. */
-  durable(): Promise<void> {
-    return this.#wal.durable();
-  }
 
   #store(message: EmailMessage): SentEmail {
     if (!EMAIL_RE.test(message.to)) throw new EmailPermanentError('EMAIL_RECIPIENT_REJECTED', `Invalid recipient address '${message.to}'`);
