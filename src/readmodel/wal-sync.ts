@@ -76,7 +76,9 @@ export class WalSync {
 
   /** Waits for pending syncs, then lets go of the WAL (the database is closing). */
   async close(): Promise<void> {
-    await this.durable();
+    // A sync may restart for commits made while the last one ran: never close the descriptor under it.
+    do await this.durable();
+    while (this.#syncing);
     if (typeof this.#wal === 'number') closeSync(this.#wal);
     this.#wal = null;
   }

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BusinessError, SystemError, TransientError } from '../../src/engine/failures.js';
 import { createMetrics, dashboard, instrumentStore, type EngineMetrics } from '../../src/engine/metrics.js';
-import { createSubscriptionRunner, IdleTimeoutError, type EventHandler, type HandlerContext, type SubscriptionRunner, type SubscriptionRunnerOptions } from '../../src/engine/subscription-runner.js';
+import { IdleTimeoutError, type EventHandler, type HandlerContext, type SubscriptionRunner, type SubscriptionRunnerOptions } from '../../src/engine/subscription-runner.js';
+import { metricSum as sharedMetricSum, startTestRunner } from './runner-support.js';
 import { EmbeddedEventStore } from '../../src/eventstore/embedded/sqlite-event-store.js';
 import type { EventStore, PersistentSubscriptionSettings, RecordedEvent } from '../../src/eventstore/port.js';
 
@@ -44,25 +45,12 @@ function handler(name: string, prefix: string, handle: (event: RecordedEvent, co
   return { name, source: { kind: 'all', filter: { on: 'eventType', prefixes: [`${prefix}.`] } }, settings: SETTINGS, handle, ...extra };
 }
 
-async function startRunner(handlers: EventHandler[], options: Partial<SubscriptionRunnerOptions> = {}, on: EventStore = store): Promise<SubscriptionRunner> {
-  const runner = createSubscriptionRunner({
-    store: on,
-    handlers,
-    metrics,
-    retryPolicy: { maxRetries: 3, retryDelay: 5, maxRetryDelay: 20 },
-    pausePolicy: { retryDelay: 10, maxRetryDelay: 50 },
-    statsInterval: 0,
-    ...options,
-  });
-  runners.push(runner);
-  await runner.start();
-  return runner;
+function startRunner(handlers: EventHandler[], options: Partial<SubscriptionRunnerOptions> = {}, on: EventStore = store): Promise<SubscriptionRunner> {
+  return startTestRunner(runners, { store: on, handlers, metrics, ...options });
 }
 
-async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  const values = (metric?.values ?? []) as { value: number; labels: Record<string, string | number> }[];
-  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((s, v) => s + v.value, 0);
+function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sharedMetricSum(metrics, name, labels);
 }
 
 describe('SubscriptionRunner on the embedded store', () => {

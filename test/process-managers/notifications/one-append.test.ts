@@ -14,22 +14,11 @@ import { wasHandled } from '../../../src/engine/idempotent-projection.js';
 import type { EventHandler } from '../../../src/engine/subscription-runner.js';
 import type { AppendOptions, EventData, RecordedEvent } from '../../../src/eventstore/port.js';
 import { OutboxEmailTransport } from '../../../src/integrations/email/outbox.js';
-import type { EmailMessage, EmailTransport, SentEmail } from '../../../src/integrations/email/transport.js';
 import { SimulatedPaymentGateway } from '../../../src/integrations/payments/simulated.js';
 import { createNotificationProcessManagers } from '../../../src/process-managers/index-notifications.js';
 import { EVENT_LEDGER, notificationIdFor, notificationStreamId } from '../../../src/process-managers/notifications.js';
-import { appendEvent, envelope, handlerContext, harness, OFFICER, readRecorded, type Harness } from './support.js';
+import { appendEvent, envelope, handlerContext, harness, OFFICER, readRecorded, type Harness , CountingTransport } from './support.js';
 
-/** The outbox, counting the sends that reach it. */
-class CountingTransport implements EmailTransport {
-  readonly provider = 'smtp' as const;
-  sends = 0;
-  constructor(readonly outbox: OutboxEmailTransport) {}
-  send(message: EmailMessage): Promise<SentEmail> {
-    this.sends += 1;
-    return this.outbox.send(message);
-  }
-}
 
 interface AppendCall {
   readonly ids: readonly string[];

@@ -10,22 +10,11 @@ import { EXAMPLE_SCORING_REQUEST } from '../../../src/contracts/scoring-request.
 import type { EventHandler } from '../../../src/engine/subscription-runner.js';
 import type { RecordedEvent } from '../../../src/eventstore/port.js';
 import { OutboxEmailTransport } from '../../../src/integrations/email/outbox.js';
-import type { EmailMessage, EmailTransport, SentEmail } from '../../../src/integrations/email/transport.js';
 import { SimulatedPaymentGateway } from '../../../src/integrations/payments/simulated.js';
 import { createNotificationProcessManagers, type NotificationProcessManagers } from '../../../src/process-managers/index-notifications.js';
 import { notificationIdFor, notificationStreamId } from '../../../src/process-managers/notifications.js';
-import { appendEvent, commandContext, envelope, handlerContext, harness, ofType, OFFICER, readDecoded, readRecorded, type Harness } from './support.js';
+import { appendEvent, commandContext, envelope, handlerContext, harness, ofType, OFFICER, readDecoded, readRecorded, type Harness , CountingTransport } from './support.js';
 
-/** The outbox, counting the sends that reach it. */
-class CountingTransport implements EmailTransport {
-  readonly provider = 'smtp' as const;
-  sends = 0;
-  constructor(readonly outbox: OutboxEmailTransport) {}
-  send(message: EmailMessage): Promise<SentEmail> {
-    this.sends += 1;
-    return this.outbox.send(message);
-  }
-}
 
 let h: Harness;
 let transport: CountingTransport;

@@ -13,6 +13,8 @@ import { createSubscriptionRunner, type EventHandler, type HandlerContext, type 
 import { StreamNotFoundError } from '../../../src/eventstore/errors.js';
 import type { PersistentSubscriptionSettings, RecordedEvent } from '../../../src/eventstore/port.js';
 import { createEngineDeps } from '../../../src/wiring.js';
+import type { OutboxEmailTransport } from '../../../src/integrations/email/outbox.js';
+import type { EmailMessage, EmailTransport, SentEmail } from '../../../src/integrations/email/transport.js';
 
 export const SETTINGS: Partial<PersistentSubscriptionSettings> = { startFrom: 'start', messageTimeout: 10_000, checkPointAfter: 100, checkPointLowerBound: 1 };
 export const TINY_RETRIES = { maxRetries: 3, retryDelay: 2, maxRetryDelay: 10 } as const;
@@ -99,4 +101,15 @@ export async function appendEvent<K extends EventType>(h: Harness, stream: strin
 
 export function handlerContext(group: string): HandlerContext {
   return { group, retryCount: 0, attempt: 0, signal: new AbortController().signal };
+}
+
+/** The outbox, counting the sends that reach it. */
+export class CountingTransport implements EmailTransport {
+  readonly provider = 'smtp' as const;
+  sends = 0;
+  constructor(readonly outbox: OutboxEmailTransport) {}
+  send(message: EmailMessage): Promise<SentEmail> {
+    this.sends += 1;
+    return this.outbox.send(message);
+  }
 }
