@@ -727,7 +727,8 @@ export class SubscriptionRunner {
       return;
     }
     if (await this.#settle(group, subscription, event, 'acked')) {
-      group.consecutiveSystemFailures = 0;
+      // An earlier message's ack may land after a later one paused the group: only an ack while running proves health.
+      if (group.pause === undefined) group.consecutiveSystemFailures = 0;
       this.#metrics?.endToEndLatency.observe({ group: group.name }, Math.max(0, (Date.now() - event.created.getTime()) / 1000));
     }
   }
