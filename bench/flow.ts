@@ -104,7 +104,7 @@ interface Delivered {
   readonly observed: number;
 }
 
-class NotificationWatcher {
+export class NotificationWatcher {
   readonly #pending = new Map<string, { resolve(delivered: Delivered): void; emailSent?: number }>();
   readonly #subscription;
   readonly #loop: Promise<void>;
@@ -224,7 +224,7 @@ function flowRun(into: FlowSamples, started: number, loop: ReturnType<typeof per
 }
 
 /** Closed loop: `concurrency` workers, each submitting its next scoring once the previous one's notification is written, until `seconds` passed. */
-async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, concurrency = CONCURRENCY): Promise<FlowRun> {
+export async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, concurrency = CONCURRENCY): Promise<FlowRun> {
   const body = JSON.stringify(EXAMPLE_SCORING_REQUEST);
   const started = performance.now();
   const into = samples(started);
@@ -244,7 +244,7 @@ async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: Notific
  * time, so a stalled engine cannot hide its stall by delaying the next request (no coordinated
  * omission).
  */
-async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, perSecond: number): Promise<FlowRun> {
+export async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, perSecond: number): Promise<FlowRun> {
   const body = JSON.stringify(EXAMPLE_SCORING_REQUEST);
   const started = performance.now();
   const into = samples(started);
@@ -267,7 +267,7 @@ async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, watcher: N
 let appendStreams = 0;
 
 /** `n` durable appends of one small event to a fresh stream each, one at a time; ms each. */
-async function appendLatencies(store: EventStore, n: number): Promise<number[]> {
+export async function appendLatencies(store: EventStore, n: number): Promise<number[]> {
   const samples: number[] = [];
   const run = (appendStreams += 1);
   for (let i = 0; i < n; i++) {

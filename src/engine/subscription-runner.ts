@@ -119,6 +119,14 @@ export interface SubscriptionRunnerOptions {
    * ack, so a checkpoint never passes an effect a power loss could still take back.
    */
   readonly effectsDurable?: () => Promise<void>;
+  /**
+   * The groups on a user-facing critical path (the next hop of a flow someone waits for). When
+   * given, every other group yields to the event loop before each message, so commit results,
+   * HTTP requests and these groups' messages, already queued, go first, and a burst of
+   * background work (projections, metering) no longer sits between two hops of a flow. Every
+   * message is still handled, only later in the turn. Default: none yields.
+   */
+  readonly foregroundGroups?: readonly string[];
 }
 
 export interface GroupStatus {
@@ -176,12 +184,19 @@ interface GroupState {
   baseline: Position | bigint | undefined;
   /** Messages this process nacked with 'park', by event id → when: the store writes the parked link asynchronously. */
   readonly pendingParks: Map<string, number>;
+  /** Yields to the event loop before each message (see foregroundGroups). */
+  readonly background: boolean;
 }
 
 /** After this long a park is assumed written even if waitForIdle could not see it (e.g. replayed at once). */
 const PARK_VISIBILITY_MS = 5_000;
 
 const ABORTED = Symbol('aborted');
+
+/** Resolves in the event loop's check phase, after the I/O callbacks already due. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | typeof ABORTED> {
   if (signal.aborted) return Promise.resolve(ABORTED);
@@ -293,6 +308,7 @@ export class SubscriptionRunner {
         settledRevision: undefined,
         baseline: undefined,
         pendingParks: new Map(),
+        background: options.foregroundGroups !== undefined && !options.foregroundGroups.includes(handler.name),
       });
     }
   }
@@ -625,6 +641,7 @@ export class SubscriptionRunner {
         const next = await nextOrAbort(iterator, signal);
         if (next === ABORTED) return false;
         if (next.done) return true;
+        if (group.background) await yieldToEventLoop();
         const { ack } = await this.#process(group, subscription, next.value);
         if (ack !== undefined) {
           acks.add(ack);
