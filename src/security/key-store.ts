@@ -20,6 +20,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../config.js';
+import { ForeignCommitWatch } from '../shared/foreign-commits.js';
 import { blindIndex, deriveKeys, newDataKey, newKeyId, sameBytes, unwrapDataKey, wrapDataKey, type DerivedKeys } from './crypto.js';
 import { LruCache } from './lru.js';
 
@@ -64,17 +65,11 @@ export class KeyStore {
   readonly #subjects: LruCache<string, string>;
   /** subject → its data key: the hot path of encryption (no HMAC, no lookup) for a borrower seen recently. */
   readonly #bySubject: LruCache<string, DataKey>;
-  readonly #dataVersion: Database.Statement<[], number>;
+  readonly #foreignCommits: ForeignCommitWatch;
   readonly #byIndex: Database.Statement<[Buffer], KeyRow>;
   readonly #byId: Database.Statement<[string], KeyRow>;
   readonly #insert: Database.Statement<[string, Buffer, Buffer, string]>;
   readonly #delete: Database.Statement<[Buffer]>;
-  #lastDataVersion: number;
-  /** keyFor already checked data_version in this event-loop turn (reset by setImmediate). */
-  #checkedThisTurn = false;
-  readonly #endTurn = (): void => {
-    this.#checkedThisTurn = false;
-  };
   #closed = false;
 
   private constructor(db: Database.Database, path: string, keys: DerivedKeys, cacheSize: number) {
@@ -84,12 +79,11 @@ export class KeyStore {
     this.#dataKeys = new LruCache(cacheSize);
     this.#subjects = new LruCache(cacheSize);
     this.#bySubject = new LruCache(cacheSize);
-    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.#foreignCommits = new ForeignCommitWatch(db);
     this.#byIndex = db.prepare<[Buffer], KeyRow>('SELECT key_id, wrapped_key FROM data_keys WHERE subject_index = ?');
     this.#byId = db.prepare<[string], KeyRow>('SELECT key_id, wrapped_key FROM data_keys WHERE key_id = ?');
     this.#insert = db.prepare<[string, Buffer, Buffer, string]>('INSERT OR IGNORE INTO data_keys (key_id, subject_index, wrapped_key, created_at) VALUES (?, ?, ?, ?)');
     this.#delete = db.prepare<[Buffer]>('DELETE FROM data_keys WHERE subject_index = ?');
-    this.#lastDataVersion = this.#dataVersion.get() ?? 0;
   }
 
   /** Opens (or creates) the store; throws MasterKeyMismatchError when it belongs to another master key. */
@@ -203,25 +197,22 @@ export class KeyStore {
   }
 
   /**
-   * #refresh for the encryption hot path: the PRAGMA costs about as much as the AES of a field,
-   * and a busy server encrypts many events per turn of the event loop (every request served in
-   * one poll phase). One check per turn still sees a forget committed elsewhere before the next
-   * turn encrypts; an event sealed in the same turn as the forget could have been sealed before it
-   * just as well (the two race either way). setImmediate rather than a microtask: each request
-   * runs in its own I/O callback, so a microtask would end the "turn" after every request.
+   * #refresh for the encryption hot path: one data_version check per event-loop turn. One check
+   * per turn still sees a forget committed elsewhere before the next turn encrypts; an event
+   * sealed in the same turn as the forget could have been sealed before it just as well (the two
+   * race either way). Per turn rather than per microtask: each request runs in its own I/O
+   * callback, so a microtask would end the "turn" after every request.
    */
   #refreshOncePerTurn(): void {
-    if (this.#checkedThisTurn) return;
-    this.#refresh();
-    this.#checkedThisTurn = true;
-    setImmediate(this.#endTurn).unref();
+    if (this.#foreignCommits.checkOncePerTurn()) this.#dropCaches();
   }
 
   /** Drops the caches when another connection committed (a forget by the CLI, say). */
   #refresh(): void {
-    const version = this.#dataVersion.get() ?? 0;
-    if (version === this.#lastDataVersion) return;
-    this.#lastDataVersion = version;
+    if (this.#foreignCommits.check()) this.#dropCaches();
+  }
+
+  #dropCaches(): void {
     this.#dataKeys.clear();
     this.#subjects.clear();
     this.#bySubject.clear();
