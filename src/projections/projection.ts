@@ -29,6 +29,7 @@ import type { RetryPolicy } from '../engine/retry-policy.js';
 import { decodeEvent, type DecodedEvent } from '../contracts/events/codec.js';
 import type { EventFilter, PersistentSubscriptionSettings, RecordedEvent } from '../eventstore/port.js';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+import { ForeignCommitWatch } from '../shared/foreign-commits.js';
 
 /** Logical table name → physical table name of one table set. */
 export type TableNames<K extends string = string> = Readonly<Record<K, string>>;
@@ -204,9 +205,36 @@ function toRow(record: RegistryRecord): RegistryRow {
   };
 }
 
+/**
+ * Registry rows read outside a transaction, by projection name: every event a projection handles
+ * and every read of its tables resolves the serving set, and the primary-key read was a visible
+ * share of the engine's CPU. Writes through updateRegistry drop the row; a commit by another
+ * connection (checked on every lookup: one cheap PRAGMA) drops them all. Rows read inside a
+ * transaction are not kept: it may still roll back.
+ */
+interface RegistryCache {
+  readonly foreignCommits: ForeignCommitWatch;
+  readonly rows: Map<string, RegistryRow>;
+}
+
+const registryCaches = new WeakMap<ReadModelDatabase, RegistryCache>();
+
+function registryCache(db: ReadModelDatabase): RegistryCache {
+  let cache = registryCaches.get(db);
+  if (!cache) {
+    cache = { foreignCommits: new ForeignCommitWatch(db), rows: new Map() };
+    registryCaches.set(db, cache);
+  }
+  return cache;
+}
+
 /** The registry row of a projection, created (generation 1, prefix = name) on first use. */
 export function registryRow(db: ReadModelDatabase, projection: Projection): RegistryRow {
   ensureRegistry(db);
+  const cache = registryCache(db);
+  if (cache.foreignCommits.check()) cache.rows.clear();
+  const known = cache.rows.get(projection.name);
+  if (known !== undefined && !db.inTransaction) return known;
   const get = cachedStatement(db, 'SELECT * FROM projection_registry WHERE projection = ?');
   let record = get.get(projection.name) as RegistryRecord | undefined;
   if (!record) {
@@ -214,7 +242,10 @@ export function registryRow(db: ReadModelDatabase, projection: Projection): Regi
     cachedStatement(db, 'INSERT OR IGNORE INTO projection_registry (projection, prefix, generation, last_generation) VALUES (?, ?, 1, 1)').run(projection.name, projection.name);
     record = get.get(projection.name) as RegistryRecord;
   }
-  return toRow(record);
+  const row = toRow(record);
+  if (db.inTransaction) cache.rows.delete(projection.name);
+  else cache.rows.set(projection.name, row);
+  return row;
 }
 
 export function updateRegistry(db: ReadModelDatabase, name: string, changes: Partial<Pick<RegistryRow, 'prefix' | 'generation' | 'lastGeneration' | 'rebuildingPrefix' | 'retiredPrefix' | 'swappedAt'>>): void {
@@ -230,6 +261,7 @@ export function updateRegistry(db: ReadModelDatabase, name: string, changes: Par
   if (entries.length === 0) return;
   const sql = `UPDATE projection_registry SET ${entries.map(([key]) => `${columns[key] ?? 'invalid_column'} = ?`).join(', ')} WHERE projection = ?`;
   db.prepare(sql).run(...entries.map(([, value]) => value as string | number | null), name);
+  registryCache(db).rows.delete(name);
 }
 
 const migrated = new WeakMap<ReadModelDatabase, Set<string>>();

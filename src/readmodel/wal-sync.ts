@@ -32,6 +32,8 @@ interface Waiter {
 export class WalSync {
   /** The connection's own synchronous level, restored after each commit. */
   readonly #synchronous: number;
+  /** The statement that restores it. */
+  readonly #restore: string;
   /** The WAL's descriptor; undefined until the first commit opens it, null when there is none. */
   #wal: number | null | undefined;
   /** Commits made, and how many of them an fdatasync has covered. */
@@ -42,6 +44,7 @@ export class WalSync {
 
   constructor(private readonly db: ReadModelDatabase) {
     this.#synchronous = Number(db.pragma('synchronous', { simple: true }));
+    this.#restore = `PRAGMA synchronous = ${this.#synchronous}`;
     this.#wal = db.memory || String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal' ? null : undefined;
   }
 
@@ -54,12 +57,13 @@ export class WalSync {
     if (this.db.inTransaction) return transaction();
     const wal = this.#walFd();
     if (wal === null) return transaction();
-    // The pragma is per connection and nothing else runs on it meanwhile (one thread).
-    this.db.pragma('synchronous = NORMAL');
+    // The pragma is per connection and nothing else runs on it meanwhile (one thread). exec, not
+    // db.pragma(): no statement object to build and iterate, a fifth of the cost per commit.
+    this.db.exec('PRAGMA synchronous = NORMAL');
     try {
       return transaction();
     } finally {
-      this.db.pragma(`synchronous = ${this.#synchronous}`);
+      this.db.exec(this.#restore);
       this.#committed += 1;
     }
   }
