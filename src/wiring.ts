@@ -183,7 +183,9 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
   const rebuilds = new RebuildTracker(deps, projections);
   const checkpointer = ReadModelCheckpointer.start(deps.readDb, { logger });
-  const effectsDurable = (): Promise<void> => walSyncOf(deps.readDb).durable();
+  const effects = walSyncOf(deps.readDb);
+  effects.enableTurnBatches();
+  const effectsDurable = (): Promise<void> => effects.durable();
   const runner = createSubscriptionRunner({ store: deps.store, handlers, metrics: deps.metrics, logger, onBusinessError, effectsDurable, foregroundGroups: FIRST_TO_WAKE, ...(settings.retryPolicy ? { retryPolicy: settings.retryPolicy } : {}) });
   if (settings.runHandlers !== false) await runner.start();
   // Subscribes to scoring outcomes only while a request waits for one (POST /scorings?wait=).

@@ -43,6 +43,7 @@ import {
 } from '../projections/projection.js';
 import type { RebuildProgressView, RebuildStatusView } from '../contracts/api/read-models.js';
 import type { ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf } from '../readmodel/wal-sync.js';
 import { describeError } from './failures.js';
 
 export type RebuildPhase = 'starting' | 'replaying' | 'catching_up' | 'swapping' | 'done';
@@ -502,7 +503,8 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
       const current = registryRow(db, projection);
       if (current.prefix !== live.group || current.rebuildingPrefix !== newPrefix) throw new Error(`The registry of '${projection.name}' changed during the rebuild`);
       const from = tableNames(projection, current.prefix);
-      db.transaction(() => {
+      // The swap is reported at once: committed on its own, not in a turn batch.
+      walSyncOf(db).outsideBatch(() => db.transaction(() => {
         missingFromReplay = (
           db
             .prepare('SELECT COUNT(*) AS n FROM handled_events o WHERE o.group_name = ? AND NOT EXISTS (SELECT 1 FROM handled_events r WHERE r.group_name = ? AND r.event_id = o.event_id)')
@@ -510,7 +512,7 @@ export async function rebuildProjection<K extends string>(deps: ProjectionEffect
         ).n;
         projection.carryOver?.(db, { from, to: newTables, fromGroup: current.prefix, toGroup: newPrefix });
         updateRegistry(db, projection.name, { prefix: newPrefix, generation, rebuildingPrefix: null, retiredPrefix: current.prefix, swappedAt: new Date().toISOString() });
-      }).immediate();
+      }).immediate());
       swapped = true;
       if (missingFromReplay > 0) log.warn({ missingFromReplay }, 'the live read model had handled events the replay did not see (deleted or scavenged)');
       // Side effects the swap made due (e.g. alerts of events the live handler had not seen yet).

@@ -17,6 +17,7 @@ import type { EngineDeps } from '../engine/engine-deps.js';
 import type { CommandContext } from '../engine/request-context.js';
 import { envelopeOf } from '../engine/request-context.js';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf } from '../readmodel/wal-sync.js';
 import { getAnalyticsSeries } from './analytics.js';
 import { listInvoices } from './usage-invoices.js';
 
@@ -79,12 +80,14 @@ export class DatabaseReportStorage implements ReportStorage {
   }
 
   put(report: StoredReport): Promise<string> {
-    this.db
+    walSyncOf(this.db).outsideBatch(() =>
+      this.db
       .prepare(
         `INSERT INTO analytics_reports (report_id, tenant_id, report_type, format, from_day, to_day, content_type, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (report_id) DO UPDATE SET content = excluded.content, content_type = excluded.content_type, created_at = excluded.created_at WHERE tenant_id = excluded.tenant_id`,
       )
-      .run(report.reportId, report.tenantId, report.reportType, report.format, report.from, report.to, report.contentType, report.content, report.createdAt);
+      .run(report.reportId, report.tenantId, report.reportType, report.format, report.from, report.to, report.contentType, report.content, report.createdAt),
+    );
     return Promise.resolve(`mmp-report://${report.tenantId}/${report.reportId}.${report.format}`);
   }
 

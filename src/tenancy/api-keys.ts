@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
+import { walSyncOf } from '../readmodel/wal-sync.js';
 
 export type Role = 'user' | 'admin';
 
@@ -61,7 +62,8 @@ export class TenantDirectory {
 
   createTenant(name: string, tenantId: string = randomUUID()): Tenant {
     const createdAt = new Date().toISOString();
-    this.insertTenant.run(tenantId, name, createdAt);
+    // Answered at once (the key is printed or returned): committed and durable before that, outside any turn batch.
+    walSyncOf(this.db).outsideBatch(() => this.insertTenant.run(tenantId, name, createdAt));
     return { tenantId, name, createdAt };
   }
 
@@ -73,7 +75,7 @@ export class TenantDirectory {
   issueKey(tenantId: string, role: Role): IssuedKey {
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
-    this.insertKey.run(keyId, tenantId, role, hashSecret(secret), new Date().toISOString());
+    walSyncOf(this.db).outsideBatch(() => this.insertKey.run(keyId, tenantId, role, hashSecret(secret), new Date().toISOString()));
     return { keyId, tenantId, role, apiKey: `${KEY_PREFIX}${keyId}_${secret}` };
   }
 

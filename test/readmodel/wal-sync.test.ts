@@ -378,3 +378,125 @@ describe('WalSync.close and walSyncOf', () => {
     expect(walSyncOf(a)).toBeInstanceOf(WalSync);
   });
 });
+
+describe('WalSync turn batches', () => {
+  function batched(db: ReadModelDatabase): WalSync {
+    const sync = new WalSync(db);
+    sync.enableTurnBatches();
+    return sync;
+  }
+
+  function reader(): Database.Database {
+    return new Database(join(dir, 'read.db'), { readonly: true });
+  }
+
+  it('the commits of one turn share one transaction, committed on the next turn under NORMAL; the level comes back after it', async () => {
+    const db = openDb();
+    const sync = batched(db);
+    const other = reader();
+    try {
+      let inside: number | undefined;
+      sync.commit(db.transaction(() => insert(db, 'a')));
+      sync.commit(
+        db.transaction(() => {
+          inside = synchronousOf(db);
+          insert(db, 'b');
+        }),
+      );
+      expect(inside).toBe(NORMAL);
+      expect(db.inTransaction).toBe(true);
+      expect(values(db)).toEqual(['a', 'b']); // the connection sees its own batch
+      expect(values(other)).toEqual([]); // others see it once it commits
+      await turn();
+      expect(db.inTransaction).toBe(false);
+      expect(values(other)).toEqual(['a', 'b']);
+      expect(synchronousOf(db)).toBe(FULL);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a transaction that throws is undone alone; the rest of the batch commits', async () => {
+    const db = openDb();
+    const sync = batched(db);
+    sync.commit(db.transaction(() => insert(db, 'kept')));
+    expect(() =>
+      sync.commit(
+        db.transaction(() => {
+          insert(db, 'undone');
+          throw new Error('effect failed');
+        }),
+      ),
+    ).toThrow('effect failed');
+    sync.commit(db.transaction(() => insert(db, 'also kept')));
+    await sync.durable();
+    expect(values(db)).toEqual(['kept', 'also kept']);
+  });
+
+  it('durable() waits for the batch to commit, then one fdatasync covers every commit of it', async () => {
+    const db = openDb();
+    const sync = batched(db);
+    const other = reader();
+    try {
+      sync.commit(db.transaction(() => insert(db, 'a')));
+      const first = sync.durable();
+      sync.commit(db.transaction(() => insert(db, 'b')));
+      const second = sync.durable();
+      expect(fsControl.calls).toHaveLength(0); // nothing to sync before the batch commits
+      await Promise.all([first, second]);
+      expect(fsControl.calls).toHaveLength(1);
+      expect(values(other)).toEqual(['a', 'b']);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('outsideBatch commits the open batch first, then runs the write on its own at the connection level', () => {
+    const db = openDb();
+    const sync = batched(db);
+    const other = reader();
+    try {
+      sync.commit(db.transaction(() => insert(db, 'batched')));
+      let inside: number | undefined;
+      sync.outsideBatch(() => {
+        inside = synchronousOf(db);
+        expect(db.inTransaction).toBe(false);
+        insert(db, 'own');
+      });
+      expect(inside).toBe(FULL);
+      expect(values(other)).toEqual(['batched', 'own']); // both committed before outsideBatch returned
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a batch SQLite rolled back fails every durable() from then on, and reports the failure', async () => {
+    const db = openDb();
+    const sync = batched(db);
+    sync.commit(db.transaction(() => insert(db, 'lost')));
+    const waiting = sync.durable();
+    // What an I/O error or a full disk does: SQLite rolls back the whole transaction.
+    expect(() => sync.commit(() => db.exec('ROLLBACK'))).not.toThrow();
+    await expect(waiting).rejects.toThrow(/batch of handler effects failed to commit/);
+    expect(sync.failure?.message).toMatch(/restart to redeliver/);
+    sync.commit(db.transaction(() => insert(db, 'later')));
+    await expect(sync.durable()).rejects.toThrow(/batch of handler effects failed/);
+    expect(values(db)).toEqual(['later']);
+    await sync.close();
+  });
+
+  it('close() commits the open batch and syncs it', async () => {
+    const db = openDb();
+    const sync = batched(db);
+    sync.commit(db.transaction(() => insert(db, 'a')));
+    await sync.close();
+    expect(db.inTransaction).toBe(false);
+    expect(fsControl.calls).toHaveLength(1);
+    const other = reader();
+    try {
+      expect(values(other)).toEqual(['a']);
+    } finally {
+      other.close();
+    }
+  });
+});

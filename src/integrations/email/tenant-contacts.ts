@@ -6,6 +6,7 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { migrate, type ReadModelDatabase } from '../../readmodel/database.js';
+import { walSyncOf } from '../../readmodel/wal-sync.js';
 import { EmailPermanentError } from './errors.js';
 
 export const TENANT_CONTACTS_MODULE = 'integrations.tenant_contacts';
@@ -21,7 +22,10 @@ export class TenantContacts {
   readonly #upsert: Statement<[string, string, string]>;
   readonly #find: Statement<[string], { email: string }>;
 
+  readonly #db: ReadModelDatabase;
+
   constructor(db: ReadModelDatabase) {
+    this.#db = db;
     migrate(db, TENANT_CONTACTS_MODULE, [
       { version: 1, sql: 'CREATE TABLE IF NOT EXISTS tenant_contacts (tenant_id TEXT PRIMARY KEY, email TEXT NOT NULL, updated_at TEXT NOT NULL)' },
     ]);
@@ -33,7 +37,7 @@ export class TenantContacts {
 
   setContactEmail(tenantId: string, email: string): void {
     if (!EMAIL_RE.test(email)) throw new EmailPermanentError('EMAIL_RECIPIENT_REJECTED', `Invalid contact e-mail '${email}'`);
-    this.#upsert.run(tenantId, email, new Date().toISOString());
+    walSyncOf(this.#db).outsideBatch(() => this.#upsert.run(tenantId, email, new Date().toISOString()));
   }
 
   /** The configured address, or the fallback. */
