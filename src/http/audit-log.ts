@@ -64,13 +64,17 @@ export class AuditLog {
     const entries = this.pending;
     this.pending = [];
     this.wal.commit(() => this.insertAll(entries));
-    this.wal.durable().catch((error: unknown) => process.emitWarning(`Audit log: ${(error as Error).message}`));
+    void this.#durable();
   }
 
-  /** Writes what is queued and waits until it is on disk (the app is closing). */
+  /** Writes what is queued and waits until it is on disk (the app is closing); a failure to sync is warned about, not thrown: shutdown goes on. */
   async close(): Promise<void> {
     this.flush();
-    await this.wal.durable();
+    await this.#durable();
+  }
+
+  #durable(): Promise<void> {
+    return this.wal.durable().catch((error: unknown) => process.emitWarning(`Audit log: ${(error as Error).message}`));
   }
 
   /** Newest first; `before` is the seq cursor of the previous page. */
