@@ -57,6 +57,8 @@ const CONCURRENCY = 20;
 /** The open-loop run offers this share of the closed loop's sustained maximum. */
 const LOAD_FRACTION = 0.5;
 const FLOW_TIMEOUT_MS = 30_000;
+/** How long the groups may take to catch up after a run (they lag behind the flow at saturation). */
+const DRAIN_TIMEOUT_MS = 300_000;
 const FLOW_TARGET_RATIO = 8;
 const REBUILD_TARGET_RATIO = 0.3;
 const REBUILD_ROUNDS = 2;
@@ -358,15 +360,21 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
 
         log(`flow: ${sizes.flowSeconds} s, ${CONCURRENCY} flows in flight (closed loop: the sustained maximum)`);
         const flow = await runFlows(agent, url, apiKey, watcher, sizes.flowSeconds);
-        await engine.runner.waitForIdle(undefined, { timeout: 60_000 });
-        const flowsPerSecond = rate(flow.completed, flow.elapsedMs);
+        // Sustained means every group kept up: projections and metering yield to the flow's hops
+        // (foreground groups), so they may end the run behind; the time they need to catch up counts.
+        const drainStarted = performance.now();
+        await engine.runner.waitForIdle(undefined, { timeout: DRAIN_TIMEOUT_MS });
+        const drainMs = performance.now() - drainStarted;
+        const criticalPathPerSecond = rate(flow.completed, flow.elapsedMs);
+        const flowsPerSecond = rate(flow.completed, flow.elapsedMs + drainMs);
+        log(`flow: closed loop ${criticalPathPerSecond.toFixed(0)} flows/s on the critical path; every group idle ${(drainMs / 1000).toFixed(1)} s later: sustained ${flowsPerSecond.toFixed(0)} flows/s`);
         const offered = Math.max(1, Math.round(flowsPerSecond * LOAD_FRACTION));
         log(`flow: ${sizes.flowSeconds} s at ${offered} flows/s (open loop, ${LOAD_FRACTION * 100}% of the sustained maximum)`);
         const paced = await runFlowsAtRate(agent, url, apiKey, watcher, sizes.flowSeconds, offered);
-        await engine.runner.waitForIdle(undefined, { timeout: 60_000 });
+        await engine.runner.waitForIdle(undefined, { timeout: DRAIN_TIMEOUT_MS });
         log(`flow: ${sizes.serialSeconds} s, 1 flow in flight`);
         const serial = await runFlows(agent, url, apiKey, watcher, sizes.serialSeconds, 1);
-        await engine.runner.waitForIdle(undefined, { timeout: 60_000 });
+        await engine.runner.waitForIdle(undefined, { timeout: DRAIN_TIMEOUT_MS });
         const appendsAfter = await appendLatencies(engine.deps.store, sizes.appendSamples - half);
         const append = stats([...appendsBefore, ...appendsAfter]);
         const saturated = stats(flow.latencies);
@@ -386,7 +394,7 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
         const failures = [...flow.failures, ...paced.failures, ...serial.failures];
         if (failures.length > 0) log(`flow: ${failures.length} failures, e.g. ${failures.slice(0, 3).join(' | ')}`);
         figures.push(
-          figure({ name: `scoring flows/s end to end, sustained maximum (POST /scorings → notification.user.sent, ${CONCURRENCY} in flight, closed loop)`, value: flowsPerSecond, unit: 'flows/s' }),
+          figure({ name: `scoring flows/s end to end, sustained maximum (POST /scorings → notification.user.sent, ${CONCURRENCY} in flight, closed loop, until every group has caught up)`, value: flowsPerSecond, unit: 'flows/s' }),
           figure({
             name: `scoring flow p50 latency at ${LOAD_FRACTION * 100}% of the sustained maximum (open loop), request scheduled → notification.user.sent created (baseline: one durable append p50, target ratio <= ${FLOW_TARGET_RATIO})`,
             value: latency.p50,

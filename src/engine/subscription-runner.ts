@@ -269,6 +269,8 @@ export class SubscriptionRunner {
   readonly #random: RandomSource;
   readonly #groups = new Map<string, GroupState>();
   readonly #changes = new EventEmitter();
+  /** #lastMatchingPosition answers by filter, with the head they were read at. */
+  readonly #lastMatching = new Map<string, { readonly head: bigint; readonly position: Position | undefined }>();
   readonly #stopController = new AbortController();
   readonly #forceController = new AbortController();
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -426,10 +428,16 @@ export class SubscriptionRunner {
     const deadline = Date.now() + timeout;
     for (;;) {
       if (this.#state !== 'running') throw new Error(`waitForIdle: the runner is ${this.#state}`);
-      const pending: string[] = [];
-      for (const g of groups) {
-        const reason = await this.#pendingReason(g);
-        if (reason) pending.push(`${g.name}: ${reason}`);
+      // What this process knows first (free); the store is asked only once every group is quiet here.
+      let pending = groups.flatMap((g) => {
+        const reason = this.#localReason(g);
+        return reason ? [`${g.name}: ${reason}`] : [];
+      });
+      if (pending.length === 0) {
+        for (const g of groups) {
+          const reason = await this.#pendingReason(g);
+          if (reason) pending = [...pending, `${g.name}: ${reason}`];
+        }
       }
       if (pending.length === 0) return;
       const remaining = deadline - Date.now();
@@ -460,10 +468,16 @@ export class SubscriptionRunner {
     });
   }
 
-  async #pendingReason(group: GroupState): Promise<string | undefined> {
+  #localReason(group: GroupState): string | undefined {
     if (group.inFlight > 0) return `${group.inFlight} message(s) being handled`;
     if (group.pause) return 'paused after a system error';
     if (group.consumers < group.concurrency) return `${group.consumers}/${group.concurrency} consumers subscribed`;
+    return undefined;
+  }
+
+  async #pendingReason(group: GroupState): Promise<string | undefined> {
+    const local = this.#localReason(group);
+    if (local) return local;
     const info = await this.#refreshGroupStats(group);
     if (!info) return 'subscription info unavailable';
     const { stats } = info;
@@ -517,11 +531,23 @@ export class SubscriptionRunner {
     return `last event of '${source.stream}' at revision ${last} not handled yet (handled up to ${group.settledRevision ?? 'nothing'})`;
   }
 
+  /**
+   * The position of the newest event matching `filter`. A backwards filtered read can scan far for
+   * a rare event type, and waitForIdle asks for every group on every poll: the answer is kept
+   * per filter until the store's head moves.
+   */
   async #lastMatchingPosition(filter: EventFilter | undefined): Promise<Position | undefined> {
+    const key = JSON.stringify(filter ?? null);
+    const head = (await this.#store.headPosition())?.commit;
+    const known = this.#lastMatching.get(key);
+    if (known !== undefined && head !== undefined && known.head === head) return known.position;
+    let position: Position | undefined;
     for await (const event of this.#store.readAll({ fromPosition: 'end', direction: 'backwards', maxCount: 1, filter: filter ?? EXCLUDE_SYSTEM_EVENTS })) {
-      return event.position;
+      position = event.position;
+      break;
     }
-    return undefined;
+    if (head !== undefined) this.#lastMatching.set(key, { head, position });
+    return position;
   }
 
   async #lastRevision(stream: string): Promise<bigint | undefined> {
