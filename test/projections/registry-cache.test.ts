@@ -3,30 +3,23 @@
  * through updateRegistry at once, a swap committed by another connection on the next lookup,
  * and never keep a row read inside a transaction that rolls back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { activeTableSet, registryRow, updateRegistry } from '../../src/projections/projection.js';
 import { scoringStatusProjection } from '../../src/projections/scoring-status.js';
-import { openReadModelDatabase, type ReadModelDatabase } from '../../src/readmodel/database.js';
+import type { ReadModelDatabase } from '../../src/readmodel/database.js';
+import { openTwoConnections, type TwoConnections } from '../readmodel/two-connections.js';
 
-let dir: string;
+let connections: TwoConnections;
 let db: ReadModelDatabase;
 let other: Database.Database;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'registry-cache-'));
-  db = openReadModelDatabase(join(dir, 'read.db'));
-  other = new Database(join(dir, 'read.db'));
+  connections = openTwoConnections('registry-cache-');
+  ({ db, other } = connections);
 });
 
-afterEach(() => {
-  other.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => connections.close());
 
 const projection = scoringStatusProjection;
 

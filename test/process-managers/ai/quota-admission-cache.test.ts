@@ -3,14 +3,12 @@
  * projection's own writes at once, and writes by another connection to the same read model (a
  * second process) from the next event-loop turn on.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { QuotaExceeded } from '../../../src/http/errors.js';
 import { createAiQuotasProjection, quotaAdmissionCheck } from '../../../src/process-managers/ai-quotas.js';
-import { openReadModelDatabase, type ReadModelDatabase } from '../../../src/readmodel/database.js';
+import type { ReadModelDatabase } from '../../../src/readmodel/database.js';
+import { openTwoConnections, type TwoConnections } from '../../readmodel/two-connections.js';
 import { ForeignCommitWatch } from '../../../src/shared/foreign-commits.js';
 import type { EngineDeps } from '../../../src/engine/engine-deps.js';
 
@@ -18,23 +16,17 @@ const TENANT = 'acme-lending';
 const NOW = new Date('2026-03-10T12:00:00Z');
 const clock = (): Date => NOW;
 
-let dir: string;
+let connections: TwoConnections;
 let db: ReadModelDatabase;
 let other: Database.Database;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'quota-cache-'));
-  db = openReadModelDatabase(join(dir, 'read.db'));
   // Creates the table (migrations) as the engine would.
-  createAiQuotasProjection({ readDb: db, clock } as unknown as EngineDeps);
-  other = new Database(join(dir, 'read.db'));
+  connections = openTwoConnections('quota-cache-', (readDb) => void createAiQuotasProjection({ readDb, clock } as unknown as EngineDeps));
+  ({ db, other } = connections);
 });
 
-afterEach(() => {
-  other.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => connections.close());
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
