@@ -9,25 +9,27 @@
  * the flow benchmark), and every commit and read pays for the longer WAL index. So once the WAL
  * holds RESTART_AFTER_FRAMES, the next checkpoint is a RESTART: after the PASSIVE pass has copied
  * nearly everything, it holds writers off for the few frames left and the database fsync, so the
- * next commit starts the WAL over (journal_size_limit then trims the file).
+ * next commit starts the WAL over (journal_size_limit then trims the file). A writer that never
+ * lets go of its lock starves the RESTART too: the WAL it reports is then still long, and the
+ * checkpointer asks the committing connection to finish the job between two of its batches.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CheckpointerToWorker, CheckpointWorkerData, FromCheckpointWorker } from './checkpoint-protocol.js';
+import { RESTART_AFTER_FRAMES, type CheckpointerToWorker, type CheckpointWorkerData, type FromCheckpointWorker } from './checkpoint-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('checkpoint-worker.ts runs as a worker thread');
 const post = (message: FromCheckpointWorker): void => port.postMessage(message);
 const { path, busyTimeoutMs } = workerData as CheckpointWorkerData;
 
-/** 4 MB of 4 KB pages. */
-const RESTART_AFTER_FRAMES = 1_024;
 
 interface CheckpointResult {
   readonly busy: number;
   readonly log: number;
   readonly checkpointed: number;
 }
+
+const RESTART_BUSY_TIMEOUT_MS = 20;
 
 let db: Database.Database | undefined;
 try {
@@ -49,7 +51,15 @@ if (db !== undefined) {
     }
     try {
       let [result] = connection.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
-      if ((result?.log ?? 0) >= RESTART_AFTER_FRAMES) [result] = connection.pragma('wal_checkpoint(RESTART)') as CheckpointResult[];
+      if ((result?.log ?? 0) >= RESTART_AFTER_FRAMES) {
+        // Waits for the writer only briefly: a busy writer is asked to finish the job instead.
+        connection.pragma(`busy_timeout = ${RESTART_BUSY_TIMEOUT_MS}`);
+        try {
+          [result] = connection.pragma('wal_checkpoint(RESTART)') as CheckpointResult[];
+        } finally {
+          connection.pragma(`busy_timeout = ${busyTimeoutMs}`);
+        }
+      }
       post({ type: 'checkpointed', walFrames: result?.log ?? 0, checkpointed: result?.checkpointed ?? 0 });
     } catch (error) {
       post({ type: 'failed', message: (error as Error).message });

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { spawnModuleWorker } from '../shared/spawn-worker.js';
-import type { CheckpointerToWorker, CheckpointWorkerData, FromCheckpointWorker } from './checkpoint-protocol.js';
+import { RESTART_AFTER_FRAMES, type CheckpointerToWorker, type CheckpointWorkerData, type FromCheckpointWorker } from './checkpoint-protocol.js';
 import type { ReadModelDatabase } from './database.js';
+import { walSyncOf } from './wal-sync.js';
 
 /** SQLite's own default threshold, restored whenever the worker is not there to checkpoint. */
 const AUTOCHECKPOINT_PAGES = 1_000;
@@ -51,6 +52,7 @@ export class ReadModelCheckpointer {
         this.#timer = setInterval(() => this.#checkpoint(), intervalMs).unref();
       } else if (message.type === 'checkpointed') {
         this.#busy = false;
+        if (message.walFrames >= RESTART_AFTER_FRAMES) walSyncOf(this.#db).requestRestart();
       } else {
         this.#fallBack(new Error(message.message));
       }

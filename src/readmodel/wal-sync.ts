@@ -57,6 +57,8 @@ export class WalSync {
   #waiting: Waiter[] = [];
   #turnBatches = false;
   #batchOpen = false;
+  /** The checkpointer could not make the WAL start over (see requestRestart). */
+  #restartWanted = false;
   /** Set when a turn batch failed: sticky (see the class comment). */
   #failure: Error | undefined;
   readonly #closeBatch = (): void => this.#commitBatch();
@@ -96,6 +98,16 @@ export class WalSync {
   /** From now on the commits of one event-loop turn share one transaction (see the class comment). */
   enableTurnBatches(): void {
     this.#turnBatches = true;
+  }
+
+  /**
+   * Asked by the checkpointer when the WAL stays long because this connection's batches never
+   * leave the write lock free for its worker: after the next batch commits, a PASSIVE checkpoint
+   * runs here (the worker has copied nearly everything: the frames since, and two fsyncs), and
+   * with no commit in between the next batch starts the WAL over.
+   */
+  requestRestart(): void {
+    this.#restartWanted = true;
   }
 
   /** The failure of a turn batch, if one failed (sticky). */
@@ -142,6 +154,7 @@ export class WalSync {
     try {
       this.db.exec('COMMIT');
       this.#closed = this.#committed;
+      if (this.#restartWanted) this.#checkpointHere();
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.#batchFailed(error instanceof Error ? error : new Error(String(error)));
@@ -150,6 +163,15 @@ export class WalSync {
       this.#endBatch();
     }
     if (this.#waiting.length > 0) this.#sync();
+  }
+
+  #checkpointHere(): void {
+    this.#restartWanted = false;
+    try {
+      this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy (the worker is at it): the worker asks again if the WAL stays long.
+    }
   }
 
   #endBatch(): void {
