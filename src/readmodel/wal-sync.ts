@@ -57,6 +57,8 @@ export class WalSync {
   #waiting: Waiter[] = [];
   #turnBatches = false;
   #batchOpen = false;
+  /** Transactions of the batch running right now (nested ones included). */
+  #runningInBatch = 0;
   /** The checkpointer could not make the WAL start over (see requestRestart). */
   #restartWanted = false;
   /** Set when a turn batch failed: sticky (see the class comment). */
@@ -121,7 +123,9 @@ export class WalSync {
    * caller at once rather than through the runner's ack.
    */
   outsideBatch<T>(write: () => T): T {
-    this.#commitBatch();
+    // Called from inside a transaction of the batch (a handler's effect), it cannot commit the
+    // batch under it: the write joins the batch, and the handler's ack waits for durable().
+    if (this.#runningInBatch === 0) this.#commitBatch();
     return write();
   }
 
@@ -138,11 +142,13 @@ export class WalSync {
   }
 
   #inBatch<T>(transaction: () => T): T {
+    this.#runningInBatch += 1;
     try {
       const result = transaction();
       this.#committed += 1;
       return result;
     } finally {
+      this.#runningInBatch -= 1;
       // A failure SQLite answers with a rollback of the whole transaction (I/O error, disk full)
       // took every earlier transaction of the batch with it.
       if (!this.db.inTransaction) this.#batchFailed(new Error('Read-model database: the turn batch was rolled back by SQLite'));

@@ -500,3 +500,21 @@ describe('WalSync turn batches', () => {
     }
   });
 });
+
+describe('WalSync turn batches and outsideBatch inside a batched transaction', () => {
+  it('joins the batch instead of committing it under the running transaction', async () => {
+    const db = openDb();
+    const sync = new WalSync(db);
+    sync.enableTurnBatches();
+    sync.commit(
+      db.transaction(() => {
+        insert(db, 'effect');
+        sync.outsideBatch(() => insert(db, 'nested'));
+      }),
+    );
+    expect(db.inTransaction).toBe(true);
+    await sync.durable();
+    expect(values(db)).toEqual(['effect', 'nested']);
+    expect(sync.failure).toBeUndefined();
+  });
+});
