@@ -92,6 +92,19 @@ function insert(db: ReadModelDatabase, value: string): void {
   db.prepare('INSERT INTO rows (value) VALUES (?)').run(value);
 }
 
+/** Commits an insert of `value` through `sync` and returns the synchronous level it ran at. */
+function commitInsert(sync: WalSync, db: ReadModelDatabase, value: string): number {
+  let inside: number | undefined;
+  sync.commit(
+    db.transaction(() => {
+      inside = synchronousOf(db);
+      insert(db, value);
+    }),
+  );
+  if (inside === undefined) throw new Error('the transaction did not run');
+  return inside;
+}
+
 function values(db: Database.Database): string[] {
   return (db.prepare('SELECT value FROM rows ORDER BY id').all() as { value: string }[]).map((row) => row.value);
 }
@@ -248,14 +261,7 @@ describe('WalSync.durable', () => {
     db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, value TEXT NOT NULL)');
     const sync = walSyncOf(db);
     const before = synchronousOf(db);
-    let inside: number | undefined;
-    sync.commit(
-      db.transaction(() => {
-        inside = synchronousOf(db);
-        insert(db, 'a');
-      }),
-    );
-    expect(inside).toBe(before);
+    expect(commitInsert(sync, db, 'a')).toBe(before);
     await sync.durable();
     expect(values(db)).toEqual(['a']);
     expect(fsControl.calls).toEqual([]);
@@ -357,14 +363,7 @@ describe('WalSync.close and walSyncOf', () => {
     expect(descriptorsOf(wal)).toBe(sqliteOwn);
 
     // After close, commits fall back to the connection's own level and need no sync.
-    let inside: number | undefined;
-    sync.commit(
-      db.transaction(() => {
-        inside = synchronousOf(db);
-        insert(db, 'b');
-      }),
-    );
-    expect(inside).toBe(FULL);
+    expect(commitInsert(sync, db, 'b')).toBe(FULL);
     await sync.durable();
     expect(fsControl.calls).toHaveLength(1);
     expect(values(db)).toEqual(['a', 'b']);
@@ -386,34 +385,26 @@ describe('WalSync turn batches', () => {
     return sync;
   }
 
+  /** A second, read-only connection (closed after the test). */
   function reader(): Database.Database {
-    return new Database(join(dir, 'read.db'), { readonly: true });
+    const other = new Database(join(dir, 'read.db'), { readonly: true });
+    opened.push(other);
+    return other;
   }
 
   it('the commits of one turn share one transaction, committed on the next turn under NORMAL; the level comes back after it', async () => {
     const db = openDb();
     const sync = batched(db);
     const other = reader();
-    try {
-      let inside: number | undefined;
-      sync.commit(db.transaction(() => insert(db, 'a')));
-      sync.commit(
-        db.transaction(() => {
-          inside = synchronousOf(db);
-          insert(db, 'b');
-        }),
-      );
-      expect(inside).toBe(NORMAL);
-      expect(db.inTransaction).toBe(true);
-      expect(values(db)).toEqual(['a', 'b']); // the connection sees its own batch
-      expect(values(other)).toEqual([]); // others see it once it commits
-      await turn();
-      expect(db.inTransaction).toBe(false);
-      expect(values(other)).toEqual(['a', 'b']);
-      expect(synchronousOf(db)).toBe(FULL);
-    } finally {
-      other.close();
-    }
+    sync.commit(db.transaction(() => insert(db, 'a')));
+    expect(commitInsert(sync, db, 'b')).toBe(NORMAL);
+    expect(db.inTransaction).toBe(true);
+    expect(values(db)).toEqual(['a', 'b']); // the connection sees its own batch
+    expect(values(other)).toEqual([]); // others see it once it commits
+    await turn();
+    expect(db.inTransaction).toBe(false);
+    expect(values(other)).toEqual(['a', 'b']);
+    expect(synchronousOf(db)).toBe(FULL);
   });
 
   it('a transaction that throws is undone alone; the rest of the batch commits', async () => {
@@ -437,37 +428,29 @@ describe('WalSync turn batches', () => {
     const db = openDb();
     const sync = batched(db);
     const other = reader();
-    try {
-      sync.commit(db.transaction(() => insert(db, 'a')));
-      const first = sync.durable();
-      sync.commit(db.transaction(() => insert(db, 'b')));
-      const second = sync.durable();
-      expect(fsControl.calls).toHaveLength(0); // nothing to sync before the batch commits
-      await Promise.all([first, second]);
-      expect(fsControl.calls).toHaveLength(1);
-      expect(values(other)).toEqual(['a', 'b']);
-    } finally {
-      other.close();
-    }
+    sync.commit(db.transaction(() => insert(db, 'a')));
+    const first = sync.durable();
+    sync.commit(db.transaction(() => insert(db, 'b')));
+    const second = sync.durable();
+    expect(fsControl.calls).toHaveLength(0); // nothing to sync before the batch commits
+    await Promise.all([first, second]);
+    expect(fsControl.calls).toHaveLength(1);
+    expect(values(other)).toEqual(['a', 'b']);
   });
 
   it('outsideBatch commits the open batch first, then runs the write on its own at the connection level', () => {
     const db = openDb();
     const sync = batched(db);
     const other = reader();
-    try {
-      sync.commit(db.transaction(() => insert(db, 'batched')));
-      let inside: number | undefined;
-      sync.outsideBatch(() => {
-        inside = synchronousOf(db);
-        expect(db.inTransaction).toBe(false);
-        insert(db, 'own');
-      });
-      expect(inside).toBe(FULL);
-      expect(values(other)).toEqual(['batched', 'own']); // both committed before outsideBatch returned
-    } finally {
-      other.close();
-    }
+    sync.commit(db.transaction(() => insert(db, 'batched')));
+    let inside: number | undefined;
+    sync.outsideBatch(() => {
+      inside = synchronousOf(db);
+      expect(db.inTransaction).toBe(false);
+      insert(db, 'own');
+    });
+    expect(inside).toBe(FULL);
+    expect(values(other)).toEqual(['batched', 'own']); // both committed before outsideBatch returned
   });
 
   it('a batch SQLite rolled back fails every durable() from then on, and reports the failure', async () => {
@@ -493,11 +476,7 @@ describe('WalSync turn batches', () => {
     expect(db.inTransaction).toBe(false);
     expect(fsControl.calls).toHaveLength(1);
     const other = reader();
-    try {
-      expect(values(other)).toEqual(['a']);
-    } finally {
-      other.close();
-    }
+    expect(values(other)).toEqual(['a']);
   });
 });
 
