@@ -106,7 +106,7 @@ interface Delivered {
   readonly observed: number;
 }
 
-export class NotificationWatcher {
+class NotificationWatcher {
   readonly #pending = new Map<string, { resolve(delivered: Delivered): void; emailSent?: number }>();
   readonly #subscription;
   readonly #loop: Promise<void>;
@@ -226,7 +226,7 @@ function flowRun(into: FlowSamples, started: number, loop: ReturnType<typeof per
 }
 
 /** Closed loop: `concurrency` workers, each submitting its next scoring once the previous one's notification is written, until `seconds` passed. */
-export async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, concurrency = CONCURRENCY): Promise<FlowRun> {
+async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, concurrency = CONCURRENCY): Promise<FlowRun> {
   const body = JSON.stringify(EXAMPLE_SCORING_REQUEST);
   const started = performance.now();
   const into = samples(started);
@@ -246,7 +246,7 @@ export async function runFlows(agent: Agent, url: URL, apiKey: string, watcher: 
  * time, so a stalled engine cannot hide its stall by delaying the next request (no coordinated
  * omission).
  */
-export async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, perSecond: number): Promise<FlowRun> {
+async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, watcher: NotificationWatcher, seconds: number, perSecond: number): Promise<FlowRun> {
   const body = JSON.stringify(EXAMPLE_SCORING_REQUEST);
   const started = performance.now();
   const into = samples(started);
@@ -269,7 +269,7 @@ export async function runFlowsAtRate(agent: Agent, url: URL, apiKey: string, wat
 let appendStreams = 0;
 
 /** `n` durable appends of one small event to a fresh stream each, one at a time; ms each. */
-export async function appendLatencies(store: EventStore, n: number): Promise<number[]> {
+async function appendLatencies(store: EventStore, n: number): Promise<number[]> {
   const samples: number[] = [];
   const run = (appendStreams += 1);
   for (let i = 0; i < n; i++) {
