@@ -208,13 +208,18 @@ function toRow(record: RegistryRecord): RegistryRow {
 /**
  * Registry rows read outside a transaction, by projection name: every event a projection handles
  * and every read of its tables resolves the serving set, and the primary-key read was a visible
- * share of the engine's CPU. Writes through updateRegistry drop the row; a commit by another
- * connection (checked on every lookup: one cheap PRAGMA) drops them all. Rows read inside a
- * transaction are not kept: it may still roll back.
+ * share of the engine's CPU. Writes through updateRegistry drop the rows and keep the cache off
+ * until the next event-loop turn (the transaction that wrote may still roll back; it has ended by
+ * then: transactions here are synchronous, and a turn batch commits before that turn's end); a
+ * commit by another connection (checked on every lookup: one cheap PRAGMA) drops them all.
+ * Reads inside the read models' turn batch are cached: the batch is this connection's state, and
+ * a batch that fails to commit stops the engine until a restart.
  */
 interface RegistryCache {
   readonly foreignCommits: ForeignCommitWatch;
   readonly rows: Map<string, RegistryRow>;
+  /** updateRegistry ran in this turn. */
+  suspended: boolean;
 }
 
 const registryCaches = new WeakMap<ReadModelDatabase, RegistryCache>();
@@ -222,7 +227,7 @@ const registryCaches = new WeakMap<ReadModelDatabase, RegistryCache>();
 function registryCache(db: ReadModelDatabase): RegistryCache {
   let cache = registryCaches.get(db);
   if (!cache) {
-    cache = { foreignCommits: new ForeignCommitWatch(db), rows: new Map() };
+    cache = { foreignCommits: new ForeignCommitWatch(db), rows: new Map(), suspended: false };
     registryCaches.set(db, cache);
   }
   return cache;
@@ -234,7 +239,7 @@ export function registryRow(db: ReadModelDatabase, projection: Projection): Regi
   const cache = registryCache(db);
   if (cache.foreignCommits.check()) cache.rows.clear();
   const known = cache.rows.get(projection.name);
-  if (known !== undefined && !db.inTransaction) return known;
+  if (known !== undefined) return known;
   const get = cachedStatement(db, 'SELECT * FROM projection_registry WHERE projection = ?');
   let record = get.get(projection.name) as RegistryRecord | undefined;
   if (!record) {
@@ -243,8 +248,7 @@ export function registryRow(db: ReadModelDatabase, projection: Projection): Regi
     record = get.get(projection.name) as RegistryRecord;
   }
   const row = toRow(record);
-  if (db.inTransaction) cache.rows.delete(projection.name);
-  else cache.rows.set(projection.name, row);
+  if (!cache.suspended) cache.rows.set(projection.name, row);
   return row;
 }
 
@@ -261,7 +265,12 @@ export function updateRegistry(db: ReadModelDatabase, name: string, changes: Par
   if (entries.length === 0) return;
   const sql = `UPDATE projection_registry SET ${entries.map(([key]) => `${columns[key] ?? 'invalid_column'} = ?`).join(', ')} WHERE projection = ?`;
   db.prepare(sql).run(...entries.map(([, value]) => value as string | number | null), name);
-  registryCache(db).rows.delete(name);
+  const cache = registryCache(db);
+  cache.rows.clear();
+  if (!cache.suspended) {
+    cache.suspended = true;
+    setImmediate(() => (cache.suspended = false));
+  }
 }
 
 const migrated = new WeakMap<ReadModelDatabase, Set<string>>();
