@@ -21,7 +21,7 @@ import { EventStoreDbStore } from './eventstore/eventstoredb/store.js';
 import type { EventStore } from './eventstore/port.js';
 import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
-import { ReadModelCheckpointer } from './readmodel/checkpointer.js';
+import { startReadModelCheckpointer } from './readmodel/checkpointer.js';
 import { walSyncOf } from './readmodel/wal-sync.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi, type HttpOptions } from './http/server.js';
@@ -182,7 +182,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
   const deps = await createEngineDeps({ ...settings, logger });
   const { handlers, onBusinessError, projections, email } = createHandlers(deps, settings);
   const rebuilds = new RebuildTracker(deps, projections);
-  const checkpointer = ReadModelCheckpointer.start(deps.readDb, { logger });
+  const checkpointer = startReadModelCheckpointer(deps.readDb, { logger });
   const effects = walSyncOf(deps.readDb);
   effects.enableTurnBatches();
   const effectsDurable = (): Promise<void> => effects.durable();
@@ -213,7 +213,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
       await runner.stop();
       deps.breakers.shutdown();
       await deps.store.close();
-      await checkpointer.stop();
+      await checkpointer?.stop();
       await walSyncOf(deps.readDb).close();
       deps.readDb.close();
     },

@@ -21,7 +21,7 @@ export function openReadModelDatabase(path: string): ReadModelDatabase {
   // Read models are rebuildable from the store, but a handled-event record must not outlive its effect: FULL keeps both or neither.
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  // When the WAL starts over (see checkpoint-worker.ts), a file grown past this is trimmed back.
+  // When the WAL starts over (see shared/wal-checkpoint-worker.ts), a file grown past this is trimmed back.
   db.pragma('journal_size_limit = 16777216');
   db.pragma('foreign_keys = ON');
   return db;

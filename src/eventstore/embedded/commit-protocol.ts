@@ -15,7 +15,12 @@ export interface CommitWorkerData {
   readonly busyTimeoutMs: number;
 }
 
-export type ToWorker = { readonly type: 'commit'; readonly id: number; readonly batch: PackedBatch } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'commit'; readonly id: number; readonly batch: PackedBatch }
+  /** From WalCheckpointer: the connection's wal_autocheckpoint, and a checkpoint between two batches. */
+  | { readonly type: 'autocheckpoint'; readonly pages: number }
+  | { readonly type: 'checkpoint' }
+  | { readonly type: 'close' };
 
 /**
  * A batch of WriteRequests as one flat array of primitives. postMessage copies it by structured

@@ -42,6 +42,18 @@ if (db !== undefined) {
       port.close();
       return;
     }
+    if (message.type === 'autocheckpoint') {
+      connection.pragma(`wal_autocheckpoint = ${message.pages}`);
+      return;
+    }
+    if (message.type === 'checkpoint') {
+      try {
+        connection.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // Best effort: the checkpoint worker asks again while the WAL stays long.
+      }
+      return;
+    }
     let result: BatchResult;
     let batch: WriteRequest[] = [];
     try {
