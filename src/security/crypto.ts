@@ -6,9 +6,16 @@
  *   never used directly nor kept once the sub-keys are derived.
  * - Data keys (32 random bytes, one per borrower) are stored wrapped: AES-256-GCM under the wrap
  *   key, the key id as additional data (a wrapped key cannot be moved to another id).
- * - A sensitive field is `enc:v1:<keyId>:<iv>:<ciphertext+tag>` (base64url): AES-256-GCM of the
- *   JSON text of the value under the borrower's data key, with `enc:v1:<keyId>:<JSON pointer>` as
- *   additional data (a ciphertext cannot be moved to another field or key).
+ * - The personal values of one event are sealed together (format v2): AES-256-GCM of the JSON
+ *   object { pointer: value } under the borrower's data key, with `enc:v2:<keyId>:<event type>` as
+ *   additional data. The first personal field holds `enc:v2:<keyId>:<iv>:<ciphertext+tag>`
+ *   (base64url), the others `enc:v2:see:<pointer of that field>`. One cipher per event rather
+ *   than per field: creating an AES-GCM cipher is most of the cost of sealing a short value, and
+ *   POST /scorings seals three (the per-field format cost about a fifth of its throughput).
+ *   Each value still goes back only to its own pointer (they are inside the authenticated text).
+ * - Format v1, one envelope per field (`enc:v1:<keyId>:<iv>:<ciphertext+tag>`, with
+ *   `enc:v1:<keyId>:<JSON pointer>` as additional data), is what earlier versions wrote: it stays
+ *   readable, and is no longer written.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { JsonValue } from '../eventstore/port.js';
@@ -19,6 +26,10 @@ const TAG_BYTES = 16;
 const ALGORITHM = 'aes-256-gcm';
 export const ENVELOPE_PREFIX = 'enc:v1:';
 const ENVELOPE_RE = /^enc:v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{16}):([A-Za-z0-9_-]{22,})$/;
+export const SEALED_PREFIX = 'enc:v2:';
+const SEALED_RE = /^enc:v2:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{16}):([A-Za-z0-9_-]{22,})$/;
+/** What the other personal fields of a v2 event hold (never a valid key id: it has a '/'). */
+const SEE_PREFIX = 'enc:v2:see:';
 
 export interface DerivedKeys {
   /** Wraps and unwraps data keys. */
@@ -108,7 +119,7 @@ function fieldAad(keyId: string, pointer: string): Buffer {
   return Buffer.from(`${ENVELOPE_PREFIX}${keyId}:${pointer}`, 'utf8');
 }
 
-/** The envelope string of `value` (any JSON value) at `pointer` under the data key `keyId`. */
+/** The v1 envelope string of `value` (any JSON value) at `pointer` under the data key `keyId` (no longer written by the store: tests make v1 events with it). */
 export function encryptValue(keyId: string, key: Buffer, pointer: string, value: JsonValue): string {
   const { iv, sealed } = seal(key, JSON.stringify(value), fieldAad(keyId, pointer));
   return `${ENVELOPE_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
@@ -128,11 +139,41 @@ export function parseEnvelope(value: unknown): Envelope | undefined {
   return { keyId: match[1] as string, iv: Buffer.from(match[2] as string, 'base64url'), sealed: Buffer.from(match[3] as string, 'base64url') };
 }
 
-export function isEnvelope(value: unknown): boolean {
-  return parseEnvelope(value) !== undefined;
-}
-
 /** The value sealed in `envelope` at `pointer`; throws when the key does not open it. */
 export function decryptValue(envelope: Envelope, key: Buffer, pointer: string): JsonValue {
   return JSON.parse(open(key, envelope.iv, envelope.sealed, fieldAad(envelope.keyId, pointer)).toString('utf8')) as JsonValue;
+}
+
+function sealedAad(keyId: string, type: string): Buffer {
+  return Buffer.from(`${SEALED_PREFIX}${keyId}:${type}`, 'utf8');
+}
+
+/** The v2 envelope of an event's personal values ({ pointer: value }) under the data key `keyId`. */
+export function sealValues(keyId: string, key: Buffer, type: string, values: Readonly<Record<string, JsonValue>>): string {
+  const { iv, sealed } = seal(key, JSON.stringify(values), sealedAad(keyId, type));
+  return `${SEALED_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
+}
+
+/** What a v2 personal field holds when its value is sealed in the field at `pointer`. */
+export function seeMarker(pointer: string): string {
+  return `${SEE_PREFIX}${pointer}`;
+}
+
+export function isSeeMarker(value: unknown): boolean {
+  return typeof value === 'string' && value.startsWith(SEE_PREFIX);
+}
+
+/** The parts of a v2 envelope string, or undefined when `value` is not one. */
+export function parseSealed(value: unknown): Envelope | undefined {
+  if (typeof value !== 'string' || !value.startsWith(SEALED_PREFIX)) return undefined;
+  const match = SEALED_RE.exec(value);
+  if (!match) return undefined;
+  return { keyId: match[1] as string, iv: Buffer.from(match[2] as string, 'base64url'), sealed: Buffer.from(match[3] as string, 'base64url') };
+}
+
+/** The values sealed in a v2 envelope of an event of type `type`; throws when the key does not open it or it holds no object. */
+export function openValues(envelope: Envelope, key: Buffer, type: string): Readonly<Record<string, JsonValue>> {
+  const values = JSON.parse(open(key, envelope.iv, envelope.sealed, sealedAad(envelope.keyId, type)).toString('utf8')) as unknown;
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new Error('a sealed envelope that holds no object');
+  return values as Record<string, JsonValue>;
 }

@@ -2,13 +2,14 @@
  * EncryptingEventStore: a decorator over any EventStore (embedded or EventStoreDB) that keeps
  * personal data encrypted at rest, so everything above it only ever sees plaintext.
  *
- * Append: in events whose stored type has sensitive paths (catalogue `sensitivePaths`), each
- * sensitive value becomes `enc:v1:<keyId>:<iv>:<ciphertext+tag>` under the data key of the
- * event's data subject: the normalised e-mail the event itself carries (ai.scoring.requested:
- * request.applicant.email), else the stream. Other events pass through untouched (no copy).
+ * Append: in events whose stored type has sensitive paths (catalogue `sensitivePaths`), the
+ * sensitive values are sealed together under the data key of the event's data subject: the
+ * normalised e-mail the event itself carries (ai.scoring.requested: request.applicant.email),
+ * else the stream. The first sensitive field holds the envelope, the others point to it
+ * (crypto.ts, format v2). Other events pass through untouched (no copy).
  *
  * Read (readStream, readAll, subscribeToAll, persistent subscriptions, parked messages): every
- * envelope is decrypted. When its key was destroyed (`forgetBorrower`), the value reads as a
+ * envelope is decrypted, v2 and the per-field v1 of earlier versions alike. When its key was destroyed (`forgetBorrower`), the value reads as a
  * redaction that still satisfies the field's schema (redaction.ts) and the event's metadata lists
  * the redacted pointers (`redactedPaths`): events still decode, replay and project. Plaintext
  * values written before encryption was enabled read as they are.
@@ -38,8 +39,8 @@ import type {
   SubscriptionSource,
 } from '../eventstore/port.js';
 import { StoreUnavailableError } from '../eventstore/errors.js';
-import { decryptValue, encryptValue, parseEnvelope } from './crypto.js';
-import type { DataKey, KeyStore } from './key-store.js';
+import { decryptValue, isSeeMarker, openValues, parseEnvelope, parseSealed, sealValues, seeMarker } from './crypto.js';
+import type { KeyStore } from './key-store.js';
 import { emailSubject, forgetBorrower, registerKeyStore, type ForgetActor, type ForgetResult } from './personal-data.js';
 import { isRedacted, REDACTED_METADATA_KEY } from './redaction.js';
 import { type LeafRewriter, rewriteField, sensitivePlan, valueAt } from './sensitive-fields.js';
@@ -106,23 +107,42 @@ class MappedEvents implements AsyncIterableIterator<RecordedEvent> {
   }
 }
 
-/** Seals the sensitive values of one event under its subject's data key (looked up once, on the first value to seal). */
-class Sealer implements LeafRewriter {
-  #key: DataKey | undefined;
-
-  constructor(
-    private readonly keys: KeyStore,
-    private readonly subject: string,
-  ) {}
+/** Collects the sensitive values of one event ({ pointer: value }), in the order the plan visits them; rewrites nothing. */
+class Collector implements LeafRewriter {
+  readonly values: Record<string, JsonValue> = {};
+  first: string | undefined;
 
   rewrite(value: JsonValue, pointer: string): JsonValue | undefined {
     if (isRedacted(value)) return undefined; // nothing personal left to protect
-    const key = (this.#key ??= this.keys.keyFor(this.subject));
-    return encryptValue(key.keyId, key.key, pointer, value);
+    this.first ??= pointer;
+    this.values[pointer] = value;
+    return undefined;
   }
 }
 
-/** Opens the envelopes of one event: the value, or the field's redaction (recorded in `redacted`) when its key is gone or it does not verify. */
+/** Puts the envelope in the first collected field and a pointer to it in the others. */
+class Sealer implements LeafRewriter {
+  readonly #see: string;
+
+  constructor(
+    private readonly first: string,
+    private readonly envelope: string,
+    private readonly values: Readonly<Record<string, JsonValue>>,
+  ) {
+    this.#see = seeMarker(first);
+  }
+
+  rewrite(_value: JsonValue, pointer: string): JsonValue | undefined {
+    if (!Object.hasOwn(this.values, pointer)) return undefined;
+    return pointer === this.first ? this.envelope : this.#see;
+  }
+}
+
+/**
+ * Opens the envelopes of one event: the value, or the field's redaction (recorded in `redacted`)
+ * when its key is gone or it does not verify. A v2 envelope is opened once, in the first field
+ * the plan visits (where the writer put it); the fields that point to it take their values from it.
+ */
 class Opener implements LeafRewriter {
   readonly redacted: string[] = [];
   /** The redaction of the field being rewritten. */
@@ -130,6 +150,8 @@ class Opener implements LeafRewriter {
   // Fields of one event share a key: look it up once.
   #lastKeyId: string | undefined;
   #lastKey: Buffer | undefined;
+  /** The values of the event's v2 envelope, once opened (null: it did not open). */
+  #sealed: Readonly<Record<string, JsonValue>> | null | undefined;
 
   constructor(
     private readonly keys: KeyStore,
@@ -138,24 +160,57 @@ class Opener implements LeafRewriter {
   ) {}
 
   rewrite(value: JsonValue, pointer: string): JsonValue | undefined {
+    if (isSeeMarker(value)) return this.#fromSealed(pointer);
+    const sealed = parseSealed(value);
+    if (sealed !== undefined) {
+      const key = this.#key(sealed.keyId);
+      this.#sealed = null;
+      if (key !== undefined) {
+        try {
+          this.#sealed = openValues(sealed, key, this.recorded.type);
+        } catch (error) {
+          this.#logDamaged(pointer, sealed.keyId, error);
+        }
+      }
+      return this.#fromSealed(pointer);
+    }
     const envelope = parseEnvelope(value);
     if (envelope === undefined) return undefined; // not encrypted (written before encryption was on)
-    if (envelope.keyId !== this.#lastKeyId) {
-      this.#lastKeyId = envelope.keyId;
-      this.#lastKey = this.keys.dataKey(envelope.keyId);
-    }
-    if (this.#lastKey !== undefined) {
+    const key = this.#key(envelope.keyId);
+    if (key !== undefined) {
       try {
-        return decryptValue(envelope, this.#lastKey, pointer);
+        return decryptValue(envelope, key, pointer);
       } catch (error) {
-        this.logger?.error(
-          { eventId: this.recorded.id, streamId: this.recorded.streamId, pointer, keyId: envelope.keyId, err: error },
-          'a personal field does not decrypt (tampered or corrupt): it reads redacted',
-        );
+        this.#logDamaged(pointer, envelope.keyId, error);
       }
     }
+    return this.#redact(pointer);
+  }
+
+  #fromSealed(pointer: string): JsonValue {
+    const values = this.#sealed;
+    if (values !== undefined && values !== null && Object.hasOwn(values, pointer)) return values[pointer] as JsonValue;
+    return this.#redact(pointer);
+  }
+
+  #key(keyId: string): Buffer | undefined {
+    if (keyId !== this.#lastKeyId) {
+      this.#lastKeyId = keyId;
+      this.#lastKey = this.keys.dataKey(keyId);
+    }
+    return this.#lastKey;
+  }
+
+  #redact(pointer: string): JsonValue {
     this.redacted.push(pointer);
     return this.redaction;
+  }
+
+  #logDamaged(pointer: string, keyId: string, error: unknown): void {
+    this.logger?.error(
+      { eventId: this.recorded.id, streamId: this.recorded.streamId, pointer, keyId, err: error },
+      'personal data does not decrypt (tampered or corrupt): it reads redacted',
+    );
   }
 }
 
@@ -196,11 +251,16 @@ export class EncryptingEventStore implements EventStore {
     if (plan === undefined) return event;
     const email = plan.subject !== undefined ? valueAt(event.data, plan.subject) : undefined;
     const subject = typeof email === 'string' && !isRedacted(email) ? emailSubject(email) : `stream:${stream}`;
-    const sealer = new Sealer(this.keys, subject);
+    const collector = new Collector();
+    const unchanged = new WeakSet<object>();
+    for (const field of plan.fields) rewriteField(event.data, field, collector, unchanged);
+    if (collector.first === undefined) return event;
+    const key = this.keys.keyFor(subject);
+    const sealer = new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
     const owned = new WeakSet<object>();
     let data = event.data;
     for (const field of plan.fields) data = rewriteField(data, field, sealer, owned);
-    return data === event.data ? event : { ...event, data };
+    return { ...event, data };
   }
 
   /** The event as readers see it: envelopes opened, or redacted when their key is gone. */

@@ -33,6 +33,8 @@ import {
   openKeyStore,
   redactedPathsOf,
 } from '../../src/security/index.js';
+import { encryptValue, openValues, parseSealed, sealValues } from '../../src/security/crypto.js';
+import { emailSubject } from '../../src/security/personal-data.js';
 import { createEngineDeps } from '../../src/wiring.js';
 
 const TENANT = 'acme-lending';
@@ -61,6 +63,12 @@ function occurrences(haystack: Buffer, needle: string): number {
   let count = 0;
   for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) count += 1;
   return count;
+}
+
+/** The key id of an event's sealed personal data: the one field holding the envelope (the others point to it). */
+function sealedKeyIdOf(event: RecordedEvent | undefined): string {
+  const envelope = event && Object.values(applicantOf(event)).find((value) => typeof value === 'string' && !value.startsWith('enc:v2:see:'));
+  return String(envelope).split(':')[2] as string;
 }
 
 /** The bytes of a SQLite database and its WAL (whatever exists). */
@@ -134,13 +142,17 @@ describe('EncryptingEventStore over the embedded store', () => {
     expect(parked.map((p) => p.event.data)).toEqual(plain);
     await persistent.unsubscribe();
 
-    // At rest: envelopes in place of the three fields, the rest in clear; one key per borrower.
+    // At rest: one envelope for the three fields, in the first of them, and pointers to it in the
+    // other two; the rest in clear; one key per borrower.
     const raw = await collect(inner.readStream(stream));
     const keyIds = raw.map((event) => {
-      const applicant = applicantOf(event);
-      for (const value of Object.values(applicant)) expect(value).toMatch(/^enc:v1:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]+$/);
+      const values = Object.values(applicantOf(event)).map(String);
+      const envelopes = values.filter((value) => /^enc:v2:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]+$/.test(value));
+      expect(envelopes).toHaveLength(1);
+      const holder = Object.entries(applicantOf(event)).find(([, value]) => value === envelopes[0])?.[0];
+      expect(values.filter((value) => value === `enc:v2:see:/request/applicant/${holder}`)).toHaveLength(2);
       expect((event.data as JsonObject)['scoringId']).toBe((events[raw.indexOf(event)]?.data as JsonObject)['scoringId']);
-      return String(applicant['email']).split(':')[2];
+      return sealedKeyIdOf(event);
     });
     expect(keyIds[0]).toBe(keyIds[1]); // same borrower (e-mail normalised): one key
     expect(keyIds[2]).not.toBe(keyIds[0]);
@@ -153,7 +165,7 @@ describe('EncryptingEventStore over the embedded store', () => {
       expect(occurrences(eventBytes, secret), secret).toBe(0);
       expect(occurrences(keyBytes, secret), secret).toBe(0);
     }
-    expect(occurrences(eventBytes, 'enc:v1:')).toBeGreaterThanOrEqual(9);
+    expect(occurrences(eventBytes, 'enc:v2:')).toBeGreaterThanOrEqual(9);
     await open();
     expect((await collect(store.readStream(stream))).map((e) => e.data)).toEqual(plain); // after a restart
   });
@@ -178,7 +190,7 @@ describe('EncryptingEventStore over the embedded store', () => {
     );
     await store.append('notification-acme', [event]);
     const [raw] = await collect(inner.readStream('notification-acme'));
-    expect((raw?.data as JsonObject)['to']).toMatch(/^enc:v1:/);
+    expect((raw?.data as JsonObject)['to']).toMatch(/^enc:v2:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]+$/);
     const [read] = await collect(store.readStream('notification-acme'));
     expect((read?.data as JsonObject)['to']).toBe('contact@acme.example');
   });
@@ -192,7 +204,7 @@ describe('EncryptingEventStore over the embedded store', () => {
     await store.append(bobStream, [requested(randomUUID(), request(BOB))]);
 
     const [annRaw] = await collect(inner.readStream(annStream));
-    const annKeyId = String(annRaw && applicantOf(annRaw)['email']).split(':')[2] as string;
+    const annKeyId = sealedKeyIdOf(annRaw);
     expect(store.forgetBorrower('  ANN.zyxwort@example.com')).toEqual({ forgotten: true, keys: 1 });
     expect(store.forgetBorrower(ANN.email)).toEqual({ forgotten: false, keys: 0 });
     expect(store.keys.count()).toBe(1);
@@ -251,7 +263,7 @@ describe('EncryptingEventStore over the embedded store', () => {
   it('after a forget, a new request of the same borrower gets a new key (the cached one is gone)', async () => {
     const stream = `scoring-${randomUUID()}`;
     await store.append(stream, [requested(randomUUID(), request(ANN))]);
-    const keyIdOf = (event: RecordedEvent | undefined): string => String(event && applicantOf(event)['email']).split(':')[2] as string;
+    const keyIdOf = sealedKeyIdOf;
     const before = keyIdOf((await collect(inner.readStream(stream)))[0]);
     expect(store.forgetBorrower(ANN.email).forgotten).toBe(true);
     await store.append(stream, [requested(randomUUID(), request(ANN))]);
@@ -263,19 +275,60 @@ describe('EncryptingEventStore over the embedded store', () => {
     expect(freshRead && applicantOf(freshRead)).toEqual(ANN);
   });
 
-  it('a tampered ciphertext reads redacted instead of failing the read', async () => {
+  /** The stored (sealed) form of one ai.scoring.requested for BOB, and a deep copy of its data to tamper with. */
+  async function sealedBob(): Promise<{ raw: RecordedEvent; copy: JsonObject; applicant: JsonObject; holder: string }> {
     const stream = `scoring-${randomUUID()}`;
     await store.append(stream, [requested(randomUUID(), request(BOB))]);
     const [raw] = await collect(inner.readStream(stream));
     if (!raw) throw new Error('no event');
-    const applicant = applicantOf(raw);
-    const envelope = String(applicant['name']);
-    const tampered = `${envelope.slice(0, -2)}${envelope.endsWith('AA') ? 'BB' : 'AA'}`;
     const copy = JSON.parse(JSON.stringify(raw.data)) as JsonObject;
-    (((copy['request'] as JsonObject)['applicant']) as JsonObject)['name'] = tampered;
+    const applicant = (copy['request'] as JsonObject)['applicant'] as JsonObject;
+    const holder = Object.keys(applicant).find((key) => !String(applicant[key]).startsWith('enc:v2:see:')) as string;
+    return { raw, copy, applicant, holder };
+  }
+  const ALL_REDACTED = { name: REDACTED_TEXT, email: REDACTED_EMAIL, dateOfBirth: REDACTED_DATE };
+  const ALL_POINTERS = ['/request/applicant/dateOfBirth', '/request/applicant/email', '/request/applicant/name'];
+
+  it('a tampered ciphertext reads redacted instead of failing the read (every field it seals)', async () => {
+    const { raw, copy, applicant, holder } = await sealedBob();
+    const envelope = String(applicant[holder]);
+    applicant[holder] = `${envelope.slice(0, -2)}${envelope.endsWith('AA') ? 'BB' : 'AA'}`;
     const read = store.decryptEvent({ ...raw, data: copy });
-    expect(applicantOf(read)).toEqual({ ...BOB, name: REDACTED_TEXT });
-    expect(redactedPathsOf(read)).toEqual(['/request/applicant/name']);
+    expect(applicantOf(read)).toEqual(ALL_REDACTED);
+    expect(redactedPathsOf(read).sort()).toEqual(ALL_POINTERS);
+  });
+
+  it('a sealed envelope opens only for the event type it was sealed for, under its own key', () => {
+    const key = randomBytes(32);
+    const envelope = parseSealed(sealValues('k1', key, 'ai.scoring.requested.v1', { '/a': 'secret' }));
+    if (envelope === undefined) throw new Error('not an envelope');
+    expect(openValues(envelope, key, 'ai.scoring.requested.v1')).toEqual({ '/a': 'secret' });
+    expect(() => openValues(envelope, key, 'notification.email.sent.v1')).toThrow();
+    expect(() => openValues(envelope, randomBytes(32), 'ai.scoring.requested.v1')).toThrow();
+    expect(() => openValues({ ...envelope, keyId: 'k2' }, key, 'ai.scoring.requested.v1')).toThrow();
+  });
+
+  it('a pointer field whose envelope is missing reads redacted', async () => {
+    const { raw, copy, applicant, holder } = await sealedBob();
+    delete applicant[holder];
+    const read = store.decryptEvent({ ...raw, data: copy });
+    expect(Object.values(applicantOf(read))).toHaveLength(2);
+    for (const value of Object.values(applicantOf(read))) expect(isRedacted(value)).toBe(true);
+  });
+
+  it('reads events that earlier versions wrote with one envelope per field (format v1)', async () => {
+    const stream = `scoring-${randomUUID()}`;
+    const event = requested(randomUUID(), request(ANN));
+    const key = store.keys.keyFor(emailSubject(ANN.email));
+    const data = JSON.parse(JSON.stringify(event.data)) as JsonObject;
+    const applicant = (data['request'] as JsonObject)['applicant'] as JsonObject;
+    for (const field of ['name', 'email', 'dateOfBirth'] as const) applicant[field] = encryptValue(key.keyId, key.key, `/request/applicant/${field}`, ANN[field]);
+    await inner.append(stream, [{ ...event, data }]);
+    const [read] = await collect(store.readStream(stream));
+    expect(read?.data).toEqual(event.data);
+    expect(store.forgetBorrower(ANN.email).forgotten).toBe(true);
+    const [forgotten] = await collect(store.readStream(stream));
+    expect(forgotten && applicantOf(forgotten)).toEqual(ALL_REDACTED);
   });
 });
 

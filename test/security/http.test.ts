@@ -101,7 +101,7 @@ describe('personal data over HTTP', () => {
       expect(occurrences(events, secret), `${secret} in events.db(-wal)`).toBe(0);
       expect(occurrences(bytesOf(join(dataDir, 'keys.db')), secret), `${secret} in keys.db`).toBe(0);
     }
-    expect(occurrences(events, 'enc:v1:')).toBeGreaterThanOrEqual(6);
+    expect(occurrences(events, 'enc:v2:')).toBeGreaterThanOrEqual(6);
   });
 
   it('reads back after a restart (the development master key persists), then forget redacts the borrower', async () => {
