@@ -9,10 +9,11 @@
  * (crypto.ts, format v2). Other events pass through untouched (no copy).
  *
  * Read (readStream, readAll, subscribeToAll, persistent subscriptions, parked messages): every
- * envelope is decrypted, v2 and the per-field v1 of earlier versions alike. When its key was destroyed (`forgetBorrower`), the value reads as a
- * redaction that still satisfies the field's schema (redaction.ts) and the event's metadata lists
- * the redacted pointers (`redactedPaths`): events still decode, replay and project. Plaintext
- * values written before encryption was enabled read as they are.
+ * envelope is decrypted, v2 and the per-field v1 of earlier versions alike. When its key was
+ * destroyed (`forgetBorrower`), each value reads as a redaction that still satisfies the field's
+ * schema (redaction.ts) and the event's metadata lists the redacted pointers (`redactedPaths`):
+ * events still decode, replay and project. Plaintext values written before encryption was
+ * enabled read as they are.
  */
 import type { Logger } from 'pino';
 import type {

@@ -1,17 +1,18 @@
 /**
- * The checkpoint worker of a WAL-mode SQLite database (see wal-checkpointer.ts): its own connection to
- * the file, on which it runs a PASSIVE checkpoint whenever asked, so that copying the WAL into the
- * database and the fsyncs that go with it happen on this thread, not on the committing one.
+ * The checkpoint worker of a WAL-mode SQLite database (see wal-checkpointer.ts): its own
+ * connection to the file, on which it runs a PASSIVE checkpoint whenever asked, so that copying
+ * the WAL into the database and the fsyncs that go with it happen on this thread, not on the
+ * committing one.
  *
  * A PASSIVE checkpoint never blocks the writer, and so, under a steady stream of commits, never
  * lets the WAL start over: the WAL only rewinds when a write begins with every frame already
- * copied, and there is always a newer commit. It then grows without bound (160 MB in 25 s of
- * the flow benchmark, for the read models), and every commit and read pays for the longer WAL index. So once the WAL
- * holds RESTART_AFTER_FRAMES, the next checkpoint is a RESTART: after the PASSIVE pass has copied
- * nearly everything, it holds writers off for the few frames left and the database fsync, so the
- * next commit starts the WAL over (journal_size_limit then trims the file). A writer that never
- * lets go of its lock starves the RESTART too: the WAL it reports is then still long, and the
- * checkpointer asks the committing connection to finish the job between two of its transactions.
+ * copied, and there is always a newer commit. It then grows without bound (160 MB in 25 s of the
+ * flow benchmark, for the read models), and every commit and read pays for the longer WAL index.
+ * So once the WAL holds RESTART_AFTER_FRAMES, the next checkpoint is a RESTART: after the PASSIVE
+ * pass has copied nearly everything, it holds writers off for the few frames left and the
+ * database fsync, so the next commit starts the WAL over (journal_size_limit then trims the
+ * file). A writer that never lets go of its lock starves the RESTART too: the checkpointer then
+ * asks the committing connection to finish the job between two of its transactions.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
