@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { rebuildProjection } from '../src/engine/rebuild.js';
-import type { EngineDeps } from '../src/engine/engine-deps.js';
 import { activeTableSet, createProjections } from '../src/projections/index.js';
-import { createEngineDeps } from '../src/wiring.js';
+import { openOfflineEngineDeps } from '../src/wiring.js';
 import { createHistoryTenants, exampleResult, writeHistory } from './flow-history.js';
 
 /**
@@ -29,14 +28,8 @@ const TENANTS = 10;
 /** Events the history writes per scoring. */
 const EVENTS_PER_SCORING = 5;
 
-async function closeDeps(deps: EngineDeps): Promise<void> {
-  deps.breakers.shutdown();
-  await deps.store.close();
-  deps.readDb.close();
-}
-
 async function fill(count: number, dataDir: string): Promise<void> {
-  const deps = await createEngineDeps({ dataDir });
+  const { deps, close } = await openOfflineEngineDeps({ dataDir });
   try {
     const tenants = await createHistoryTenants(deps, TENANTS, 'rss');
     const started = performance.now();
@@ -44,7 +37,7 @@ async function fill(count: number, dataDir: string): Promise<void> {
     const events = await writeHistory(deps.store, tenants, { scorings, result: await exampleResult(), log: (line) => process.stderr.write(`${line}\n`) });
     process.stderr.write(`wrote ${events.toLocaleString('en-US')} events in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   } finally {
-    await closeDeps(deps);
+    await close();
   }
 }
 
@@ -62,7 +55,8 @@ async function measure(count: number, name: string): Promise<void> {
     const filler = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--fill', String(count), dir], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (filler.status !== 0) throw new Error(`fill process exited with ${String(filler.status)}`);
 
-    const deps = await createEngineDeps({ dataDir: dir });
+    // As under the engine or the CLI: read-model checkpoints on their thread (its memory is in the baseline).
+    const { deps, close } = await openOfflineEngineDeps({ dataDir: dir });
     try {
       const projection = createProjections().find((p) => p.name === name);
       if (projection === undefined) throw new Error(`no projection '${name}'`);
@@ -95,7 +89,7 @@ async function measure(count: number, name: string): Promise<void> {
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     } finally {
-      await closeDeps(deps);
+      await close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EXAMPLE_SCORING_REQUEST } from '../src/contracts/scoring-request.js';
-import type { EngineDeps } from '../src/engine/engine-deps.js';
 import { rebuildProjection, type RebuildResult } from '../src/engine/rebuild.js';
 import type { EventFilter, EventStore, Position } from '../src/eventstore/port.js';
 import { createProjections, projectionFilter } from '../src/projections/index.js';
-import { createEngineDeps, startEngine } from '../src/wiring.js';
+import { openOfflineEngineDeps, startEngine } from '../src/wiring.js';
 import { atMost, figure, median, ratioAtLeast, stats, type Figure, type SuiteOptions } from './figures.js';
 import { createHistoryTenants, exampleResult, writeHistory } from './flow-history.js';
 
@@ -300,12 +299,6 @@ function describeFilter(filter: EventFilter): string {
   return 'prefixes' in filter ? filter.prefixes.join(' ') : `/${filter.regex}/`;
 }
 
-async function closeDeps(deps: EngineDeps): Promise<void> {
-  deps.breakers.shutdown();
-  await deps.store.close();
-  deps.readDb.close();
-}
-
 // ---- RSS (child process) --------------------------------------------------------------------
 
 interface RssResult {
@@ -425,8 +418,10 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
       await engine.stop();
     }
 
-    // 2. Rebuilds over the flow's history plus a generated one; the engine is stopped so no handler reacts to it.
-    const deps = await createEngineDeps({ dataDir: dir });
+    // 2. Rebuilds over the flow's history plus a generated one; the engine is stopped so no handler
+    // reacts to it (its read-model checkpoints run, as under the engine or the CLI).
+    const offline = await openOfflineEngineDeps({ dataDir: dir });
+    const deps = offline.deps;
     try {
       log(`rebuild: writing ${count(sizes.historyScorings)} scorings of history (${sizes.historyTenants} tenants)`);
       const tenants = await createHistoryTenants(deps, sizes.historyTenants, 'bench-history');
@@ -469,7 +464,7 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
         );
       }
     } finally {
-      await closeDeps(deps);
+      await offline.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -29,24 +29,33 @@ import { atMost, figure, median, ratioAtLeast, type Figure, type SuiteOptions } 
 const CONNECTIONS = 50;
 
 interface CannonResult {
-  readonly requests: { readonly average: number };
+  readonly requests: { readonly average: number; readonly total: number };
   readonly latency: { readonly p50: number; readonly p99: number };
   readonly non2xx: number;
   readonly errors: number;
 }
 
-/** Rounds of one side: mean req/s, median p50 and p99, and every failure. */
-function combine(rounds: readonly CannonResult[]): CannonResult {
+interface Round extends CannonResult {
+  /** Busy event-loop time per request, µs (autocannon's share included: it runs on this loop). */
+  readonly loopMicrosPerRequest: number;
+}
+
+/** Rounds of one side: mean req/s, median p50, p99 and loop time, and every failure. */
+function combine(rounds: readonly Round[]): Round {
   return {
-    requests: { average: rounds.reduce((sum, round) => sum + round.requests.average, 0) / rounds.length },
+    requests: { average: rounds.reduce((sum, round) => sum + round.requests.average, 0) / rounds.length, total: rounds.reduce((sum, round) => sum + round.requests.total, 0) },
     latency: { p50: median(rounds.map((round) => round.latency.p50)), p99: median(rounds.map((round) => round.latency.p99)) },
     non2xx: rounds.reduce((sum, round) => sum + round.non2xx, 0),
     errors: rounds.reduce((sum, round) => sum + round.errors, 0),
+    loopMicrosPerRequest: median(rounds.map((round) => round.loopMicrosPerRequest)),
   };
 }
 
-async function cannon(url: string, headers: Record<string, string>, body: string, seconds: number): Promise<CannonResult> {
-  return (await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections: CONNECTIONS, duration: seconds })) as unknown as CannonResult;
+async function cannon(url: string, headers: Record<string, string>, body: string, seconds: number): Promise<Round> {
+  const before = performance.eventLoopUtilization();
+  const result = (await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, connections: CONNECTIONS, duration: seconds })) as unknown as CannonResult;
+  const loop = performance.eventLoopUtilization(before);
+  return { ...result, loopMicrosPerRequest: (loop.active * 1_000) / Math.max(1, result.requests.total) };
 }
 
 async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -115,8 +124,8 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
       options.log(`http: warm-up`);
       await cannon(`${address}/scorings`, { authorization: `Bearer ${key}` }, body, 1);
       await cannon(bare.url, {}, body, 1);
-      const apiRounds: CannonResult[] = [];
-      const rawRounds: CannonResult[] = [];
+      const apiRounds: Round[] = [];
+      const rawRounds: Round[] = [];
       for (let round = 1; round <= rounds; round++) {
         options.log(`http: round ${round} of ${rounds}: POST /scorings for ${seconds} s, then the bare route for ${seconds} s`);
         apiRounds.push(await cannon(`${address}/scorings`, { authorization: `Bearer ${key}` }, body, seconds));
@@ -130,6 +139,8 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
         figure({ name: 'POST /scorings p50 latency vs bare route', value: api.latency.p50, unit: 'ms', baseline: raw.latency.p50 }),
         figure({ name: 'POST /scorings p99 latency vs bare route (target ratio <= 3)', value: api.latency.p99, unit: 'ms', baseline: raw.latency.p99, target: { of: 'ratio', op: '<=', threshold: 3 } }),
         figure({ name: 'POST /scorings non-2xx responses', value: api.non2xx + api.errors, unit: 'responses', target: atMost(0) }),
+        // Less noisy than req/s on a shared machine: what a request costs the event loop, idle time left out.
+        figure({ name: 'POST /scorings busy event-loop time per request vs bare route (autocannon on the same loop: its cost is in both)', value: api.loopMicrosPerRequest, unit: 'µs', baseline: raw.loopMicrosPerRequest }),
       );
     } finally {
       await bare.close();

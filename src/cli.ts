@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { rebuildProjection, type RebuildProgress } from './engine/rebuild.js';
 import { forgetBorrowerCommand } from './security/open.js';
-import { createEngineDeps, createHandlers } from './wiring.js';
+import { createHandlers, openOfflineEngineDeps } from './wiring.js';
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -58,8 +58,8 @@ function progressBar(): { update(progress: { events: number; position?: string; 
 
 async function offlineDeps() {
   const config = loadConfig();
-  const deps = await createEngineDeps({ ...config, logger: pino({ level: 'warn' }) });
-  return { deps, config };
+  const { deps, close } = await openOfflineEngineDeps({ ...config, logger: pino({ level: 'warn' }) });
+  return { deps, config, close };
 }
 
 async function rebuild(name: string, server: ServerTarget | undefined): Promise<void> {
@@ -77,7 +77,7 @@ async function rebuild(name: string, server: ServerTarget | undefined): Promise<
     process.stdout.write(`${name} rebuilt from ${status.progress.events} events\n`);
     return;
   }
-  const { deps, config } = await offlineDeps();
+  const { deps, config, close } = await offlineDeps();
   try {
     const { projections } = createHandlers(deps, config);
     const projection = projections.find((p) => p.name === name) ?? fail(`Unknown projection '${name}'; known: ${projections.map((p) => p.name).join(', ')}`);
@@ -93,9 +93,7 @@ async function rebuild(name: string, server: ServerTarget | undefined): Promise<
     bar.stop();
     process.stdout.write(`${name} rebuilt: ${result.events} events in ${Math.round(result.durationMs)} ms (${Math.round(result.eventsPerSecond)} events/s), generation ${result.generation}\n`);
   } finally {
-    deps.breakers.shutdown();
-    await deps.store.close();
-    deps.readDb.close();
+    await close();
   }
 }
 
@@ -115,9 +113,9 @@ async function main(): Promise<void> {
   const [area, action, name] = positionals;
 
   if (area === 'projections' && action === 'list') {
-    const { deps, config } = await offlineDeps();
+    const { deps, config, close } = await offlineDeps();
     process.stdout.write(`${createHandlers(deps, config).projections.map((p) => p.name).join('\n')}\n`);
-    await deps.store.close();
+    await close();
     return;
   }
   if (area === 'projections' && action === 'rebuild' && name) return rebuild(name, server);
