@@ -13,8 +13,8 @@
  *
  * Unwrapped keys are cached (bounded LRU). Another process (the CLI) may forget a key while the
  * server runs: lookups check PRAGMA data_version and drop the caches when another connection
- * committed, so a forget elsewhere takes effect on the next read (`dataKey`: every call) and on
- * the next event-loop turn's encryption (`keyFor`: at most one check per turn, see #refreshOncePerTurn).
+ * committed, so a forget elsewhere takes effect from the next event-loop turn on, for reads
+ * (`dataKey`) and encryption (`keyFor`) alike: at most one check per turn, see #refreshOncePerTurn.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -146,7 +146,7 @@ export class KeyStore {
 
   /** The data key `keyId`, or undefined when it does not exist (destroyed, or never here). */
   dataKey(keyId: string): Buffer | undefined {
-    this.#refresh();
+    this.#refreshOncePerTurn();
     const cached = this.#dataKeys.get(keyId);
     if (cached !== undefined) return cached;
     const row = this.#byId.get(keyId);
@@ -197,19 +197,16 @@ export class KeyStore {
   }
 
   /**
-   * #refresh for the encryption hot path: one data_version check per event-loop turn. One check
-   * per turn still sees a forget committed elsewhere before the next turn encrypts; an event
-   * sealed in the same turn as the forget could have been sealed before it just as well (the two
-   * race either way). Per turn rather than per microtask: each request runs in its own I/O
-   * callback, so a microtask would end the "turn" after every request.
+   * Drops the caches when another connection committed (a forget by the CLI, say), checking
+   * PRAGMA data_version at most once per event-loop turn. Every event read or sealed asks for its
+   * key, and the check cost as much as opening the envelope (a tenth of a rebuild's time). One
+   * check per turn still sees a forget committed elsewhere before the next turn reads or seals;
+   * an event read or sealed in the same turn as the forget could have been just before it as
+   * well (the two race either way). Per turn rather than per microtask: each request runs in its
+   * own I/O callback, so a microtask would end the "turn" after every request.
    */
   #refreshOncePerTurn(): void {
     if (this.#foreignCommits.checkOncePerTurn()) this.#dropCaches();
-  }
-
-  /** Drops the caches when another connection committed (a forget by the CLI, say). */
-  #refresh(): void {
-    if (this.#foreignCommits.check()) this.#dropCaches();
   }
 
   #dropCaches(): void {

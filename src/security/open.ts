@@ -64,8 +64,8 @@ export interface ForgetCommandOptions {
 
 /**
  * The CLI's `forget-borrower <email>`: destroys the borrower's data key in the key store of
- * `dataDir` (safe while the server runs: it notices on its next read). Creates nothing when the
- * data dir has no key store yet.
+ * `dataDir` (safe while the server runs: it notices from its next event-loop turn). Creates
+ * nothing when the data dir has no key store yet.
  */
 export async function forgetBorrowerCommand(dataDir: string, email: string, options: ForgetCommandOptions = {}): Promise<ForgetResult> {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new Error(`Not an e-mail address: '${email}'`);
