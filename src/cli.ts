@@ -25,6 +25,11 @@ interface ServerTarget {
   readonly key: string;
 }
 
+/** Log lines go to stderr: stdout carries the command's output only, so it can be piped. */
+function logger(level: 'info' | 'warn'): pino.Logger {
+  return pino({ level }, pino.destination(2));
+}
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
@@ -58,7 +63,7 @@ function progressBar(): { update(progress: { events: number; position?: string; 
 
 async function offlineDeps() {
   const config = loadConfig();
-  const { deps, close } = await openOfflineEngineDeps({ ...config, logger: pino({ level: 'warn' }) });
+  const { deps, close } = await openOfflineEngineDeps({ ...config, logger: logger('warn') });
   return { deps, config, close };
 }
 
@@ -138,7 +143,7 @@ async function main(): Promise<void> {
       return;
     }
     const config = loadConfig();
-    const result = await forgetBorrowerCommand(config.dataDir, name, { logger: pino({ level: 'info' }) });
+    const result = await forgetBorrowerCommand(config.dataDir, name, { logger: logger('info') });
     process.stdout.write(`${JSON.stringify(result)}\nRebuild the projections that hold personal data: npm run cli -- projections rebuild scoring_status\n`);
     return;
   }
