@@ -53,7 +53,7 @@ export class CommitThread implements CommittingConnection {
   }
 
   /** Starts the worker on the store's file; resolves once its connection is open. */
-  static async start(path: string, busyTimeoutMs: number): Promise<CommitThread> {
+  static async start(path: string, busyTimeoutMs: number, checkpointIntervalMs?: number): Promise<CommitThread> {
     const worker = spawn({ path: resolvePath(path), busyTimeoutMs });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWorker): void => {
@@ -82,7 +82,7 @@ export class CommitThread implements CommittingConnection {
       throw new StoreUnavailableError(`Cannot start the event store's commit thread: ${(error as Error).message}`, { cause: error });
     });
     const thread = new CommitThread(worker);
-    thread.checkpointer = WalCheckpointer.start(path, thread, { label: 'event store' });
+    thread.checkpointer = WalCheckpointer.start(path, thread, { label: 'event store', ...(checkpointIntervalMs !== undefined ? { intervalMs: checkpointIntervalMs } : {}) });
     return thread;
   }
 

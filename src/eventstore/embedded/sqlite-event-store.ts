@@ -67,6 +67,8 @@ export interface EmbeddedEventStoreOptions {
    * thread hop, hence the default false. Ignored for ':memory:' and read-only stores.
    */
   readonly commitThread?: boolean;
+  /** With `commitThread`: how often its checkpoint worker runs (WalCheckpointer's default otherwise). */
+  readonly checkpointIntervalMs?: number;
 }
 
 const DEFAULTS = { maxAppendSize: 1_048_576, busyTimeoutMs: 5_000, crossProcessPollMs: 250, pageSize: 100 } as const;
@@ -174,7 +176,7 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     let commitThread: CommitThread | undefined;
     if (options.commitThread === true && !readOnly && path !== ':memory:' && path !== '') {
       try {
-        commitThread = await CommitThread.start(path, busyTimeoutMs);
+        commitThread = await CommitThread.start(path, busyTimeoutMs, options.checkpointIntervalMs);
       } catch (error) {
         db.close();
         throw error;
