@@ -17,7 +17,12 @@ export interface Config {
   readonly paymentGatewayUrl?: string;
   /** issue 5: MMP_MASTER_KEY, 32 bytes base64 (required in production; see src/security/master-key.ts). */
   readonly masterKey?: string;
+  /** MMP_PERSONAL_DATA_FORMAT: the format new events seal personal data in (v2 by default; v1 while older nodes still read). */
+  readonly personalDataFormat: PersonalDataFormat;
 }
+
+export const PERSONAL_DATA_FORMATS = ['v1', 'v2'] as const;
+export type PersonalDataFormat = (typeof PERSONAL_DATA_FORMATS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -39,6 +44,7 @@ const KNOWN = new Set([
   'SMTP_URL',
   'NODE_ENV',
   'MMP_MASTER_KEY',
+  'MMP_PERSONAL_DATA_FORMAT',
   'MMP_RATE_LIMIT_PER_MINUTE',
   'MMP_BODY_LIMIT_BYTES',
   'TLS_CERT_FILE',
@@ -99,6 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (masterKey === undefined && env.NODE_ENV === 'production') {
     problems.push("MMP_MASTER_KEY is required when NODE_ENV=production: 32 random bytes in base64 (e.g. `openssl rand -base64 32`); it wraps the keys of the borrowers' personal data");
   }
+  const personalDataFormat = (env.MMP_PERSONAL_DATA_FORMAT?.trim() || 'v2') as PersonalDataFormat;
+  if (!PERSONAL_DATA_FORMATS.includes(personalDataFormat)) problems.push(`MMP_PERSONAL_DATA_FORMAT must be one of ${PERSONAL_DATA_FORMATS.join(', ')}, got '${env.MMP_PERSONAL_DATA_FORMAT}'`);
   for (const name of Object.keys(env)) {
     if (OUR_PREFIXES.some((prefix) => name.startsWith(prefix)) && !KNOWN.has(name)) problems.push(`unknown setting ${name}`);
   }
@@ -117,5 +125,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(tlsCertFile && tlsKeyFile ? { tlsCertFile, tlsKeyFile } : {}),
     ...(paymentGatewayUrl ? { paymentGatewayUrl } : {}),
     ...(masterKey ? { masterKey } : {}), // issue 5
+    personalDataFormat,
   };
 }

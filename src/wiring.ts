@@ -32,6 +32,7 @@ import { OutboxEmailTransport } from './integrations/email/outbox.js';
 import { createProjections, projectionHandlers, type Projection } from './projections/index.js';
 import { ScoringWaiter } from './engine/scoring-waiter.js';
 import type { App } from './http/app.js';
+import type { SealFormat } from './security/encrypting-event-store.js';
 import { openEncryptedEventStore } from './security/open.js';
 import { linkPersonalData } from './security/personal-data.js';
 import { registerPersonalDataRoutes } from './security/routes.js';
@@ -47,6 +48,8 @@ export interface StoreSettings {
   readonly production?: boolean | undefined;
   /** The key store; default `<dataDir>/keys.db` (':memory:' with an in-memory dataDir). */
   readonly keyStorePath?: string | undefined;
+  /** MMP_PERSONAL_DATA_FORMAT: v2 by default; v1 while app nodes of an earlier version still read the store. */
+  readonly personalDataFormat?: SealFormat | undefined;
 }
 
 /** The production store when configured, else the embedded one in `dataDir`; personal fields encrypted (src/security). */

@@ -14,8 +14,9 @@
  *   POST /scorings seals three (the per-field format cost about a fifth of its throughput).
  *   Each value still goes back only to its own pointer (they are inside the authenticated text).
  * - Format v1, one envelope per field (`enc:v1:<keyId>:<iv>:<ciphertext+tag>`, with
- *   `enc:v1:<keyId>:<JSON pointer>` as additional data), is what earlier versions wrote: it stays
- *   readable, and is no longer written.
+ *   `enc:v1:<keyId>:<JSON pointer>` as additional data), is what earlier versions wrote and read:
+ *   it stays readable, and is written only when asked (MMP_PERSONAL_DATA_FORMAT=v1, during a
+ *   rolling upgrade).
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { JsonValue } from '../eventstore/port.js';
@@ -119,7 +120,7 @@ function fieldAad(keyId: string, pointer: string): Buffer {
   return Buffer.from(`${ENVELOPE_PREFIX}${keyId}:${pointer}`, 'utf8');
 }
 
-/** The v1 envelope string of `value` (any JSON value) at `pointer` under the data key `keyId` (no longer written by the store: tests make v1 events with it). */
+/** The v1 envelope string of `value` (any JSON value) at `pointer` under the data key `keyId` (written only with sealFormat v1). */
 export function encryptValue(keyId: string, key: Buffer, pointer: string, value: JsonValue): string {
   const { iv, sealed } = seal(key, JSON.stringify(value), fieldAad(keyId, pointer));
   return `${ENVELOPE_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;

@@ -40,14 +40,19 @@ import type {
   SubscriptionSource,
 } from '../eventstore/port.js';
 import { StoreUnavailableError } from '../eventstore/errors.js';
-import { decryptValue, isSeeMarker, openValues, parseEnvelope, parseSealed, sealValues, seeMarker } from './crypto.js';
-import type { KeyStore } from './key-store.js';
+import { decryptValue, encryptValue, isSeeMarker, openValues, parseEnvelope, parseSealed, sealValues, seeMarker } from './crypto.js';
+import type { DataKey, KeyStore } from './key-store.js';
 import { emailSubject, forgetBorrower, registerKeyStore, type ForgetActor, type ForgetResult } from './personal-data.js';
 import { isRedacted, REDACTED_METADATA_KEY } from './redaction.js';
 import { type LeafRewriter, rewriteField, sensitivePlan, valueAt } from './sensitive-fields.js';
 
+/** v2: one envelope per event (the default); v1: one per field, what earlier versions read (for a rolling upgrade). */
+export type SealFormat = 'v1' | 'v2';
+
 export interface EncryptingEventStoreOptions {
   readonly keys: KeyStore;
+  /** The format new events are sealed in. Default v2. */
+  readonly sealFormat?: SealFormat;
   readonly logger?: Logger;
   /** Close the key store when the event store closes. Default true. */
   readonly ownsKeys?: boolean;
@@ -118,6 +123,19 @@ class Collector implements LeafRewriter {
     this.first ??= pointer;
     this.values[pointer] = value;
     return undefined;
+  }
+}
+
+/** Format v1: each collected field sealed on its own (what earlier versions read). */
+class FieldSealer implements LeafRewriter {
+  constructor(
+    private readonly key: DataKey,
+    private readonly values: Readonly<Record<string, JsonValue>>,
+  ) {}
+
+  rewrite(value: JsonValue, pointer: string): JsonValue | undefined {
+    if (!Object.hasOwn(this.values, pointer)) return undefined;
+    return encryptValue(this.key.keyId, this.key.key, pointer, value);
   }
 }
 
@@ -220,6 +238,7 @@ export class EncryptingEventStore implements EventStore {
   readonly #inner: EventStore;
   readonly #logger: Logger | undefined;
   readonly #ownsKeys: boolean;
+  readonly #sealFormat: SealFormat;
   #closed = false;
 
   constructor(inner: EventStore, options: EncryptingEventStoreOptions) {
@@ -227,6 +246,7 @@ export class EncryptingEventStore implements EventStore {
     this.keys = options.keys;
     this.#logger = options.logger;
     this.#ownsKeys = options.ownsKeys ?? true;
+    this.#sealFormat = options.sealFormat ?? 'v2';
     registerKeyStore(this, options.keys);
   }
 
@@ -257,7 +277,7 @@ export class EncryptingEventStore implements EventStore {
     for (const field of plan.fields) rewriteField(event.data, field, collector, unchanged);
     if (collector.first === undefined) return event;
     const key = this.keys.keyFor(subject);
-    const sealer = new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
+    const sealer = this.#sealFormat === 'v1' ? new FieldSealer(key, collector.values) : new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
     const owned = new WeakSet<object>();
     let data = event.data;
     for (const field of plan.fields) data = rewriteField(data, field, sealer, owned);

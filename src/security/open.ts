@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { EventStore } from '../eventstore/port.js';
-import { EncryptingEventStore } from './encrypting-event-store.js';
+import { EncryptingEventStore, type SealFormat } from './encrypting-event-store.js';
 import { KeyStore } from './key-store.js';
 import { keyStorePathOf, resolveMasterKey } from './master-key.js';
 import { forgetBorrower, type ForgetResult } from './personal-data.js';
@@ -17,6 +17,8 @@ export interface PersonalDataSettings {
   readonly keyStorePath?: string | undefined;
   /** Unwrapped data keys cached in memory. Default 10,000. */
   readonly keyCacheSize?: number | undefined;
+  /** The format new events are sealed in. Default v2 (see crypto.ts); v1 while older app nodes still read the store. */
+  readonly personalDataFormat?: SealFormat | undefined;
 }
 
 function isProduction(settings: Pick<PersonalDataSettings, 'production'>): boolean {
@@ -48,7 +50,7 @@ export async function openEncryptedEventStore(settings: PersonalDataSettings, op
     keys.close();
     throw error;
   }
-  return new EncryptingEventStore(inner, { keys, ...(logger ? { logger } : {}) });
+  return new EncryptingEventStore(inner, { keys, ...(logger ? { logger } : {}), ...(settings.personalDataFormat ? { sealFormat: settings.personalDataFormat } : {}) });
 }
 
 export interface ForgetCommandOptions {

@@ -40,6 +40,12 @@ describe('configuration from the environment', () => {
     expect(problemsOf({ NODE_ENV: 'production' }).join('\n')).toMatch(/MMP_MASTER_KEY is required when NODE_ENV=production/);
   });
 
+  it('seals personal data in format v2 unless told v1 (a rolling upgrade); nothing else', () => {
+    expect(loadConfig({}).personalDataFormat).toBe('v2');
+    expect(loadConfig({ MMP_PERSONAL_DATA_FORMAT: 'v1' }).personalDataFormat).toBe('v1');
+    expect(problemsOf({ MMP_PERSONAL_DATA_FORMAT: 'v3' })).toEqual(["MMP_PERSONAL_DATA_FORMAT must be one of v1, v2, got 'v3'"]);
+  });
+
   it('accepts an EventStoreDB connection string with TLS', () => {
     expect(loadConfig({ EVENTSTORE_CONNECTION_STRING: 'esdb://node1:2113,node2:2113?tls=true' }).eventStoreConnectionString).toBe('esdb://node1:2113,node2:2113?tls=true');
   });

@@ -317,6 +317,32 @@ describe('EncryptingEventStore over the embedded store', () => {
     for (const value of Object.values(applicantOf(read))) expect(isRedacted(value)).toBe(true);
   });
 
+  it('writes format v1 when asked (a rolling upgrade: older nodes still read), and reads it back', async () => {
+    const v1 = new EncryptingEventStore(inner, { keys: store.keys, ownsKeys: false, sealFormat: 'v1' });
+    const stream = `scoring-${randomUUID()}`;
+    const event = requested(randomUUID(), request(BOB));
+    await v1.append(stream, [event]);
+    const [raw] = await collect(inner.readStream(stream));
+    const applicant = raw ? applicantOf(raw) : {};
+    for (const value of Object.values(applicant)) expect(value).toMatch(/^enc:v1:[A-Za-z0-9_-]+:[A-Za-z0-9_-]{16}:[A-Za-z0-9_-]+$/);
+    expect(new Set(Object.values(applicant).map((value) => String(value).split(':')[2])).size).toBe(1); // one key for the borrower
+    for (const reader of [v1, store]) expect((await collect(reader.readStream(stream)))[0]?.data).toEqual(event.data);
+  });
+
+  it('the engine passes its personalDataFormat setting down to the store', async () => {
+    const engineDir = join(dir, 'engine-v1');
+    const deps = await createEngineDeps({ dataDir: engineDir, personalDataFormat: 'v1' });
+    try {
+      await deps.store.append(`scoring-${randomUUID()}`, [requested(randomUUID(), request(BOB))]);
+    } finally {
+      await deps.store.close();
+      deps.readDb.close();
+    }
+    const bytes = filesOf(join(engineDir, 'events.db'));
+    expect(occurrences(bytes, 'enc:v1:')).toBe(3);
+    expect(occurrences(bytes, 'enc:v2:')).toBe(0);
+  });
+
   it('reads events that earlier versions wrote with one envelope per field (format v1)', async () => {
     const stream = `scoring-${randomUUID()}`;
     const event = requested(randomUUID(), request(ANN));
