@@ -25,7 +25,7 @@ import type { ScoringAdmission } from '../engine/scoring-service.js';
 import type { EventHandler } from '../engine/subscription-runner.js';
 import { QuotaExceeded } from '../http/errors.js';
 import { migrate, type Migration, type ReadModelDatabase } from '../readmodel/database.js';
-import { LruCache } from '../security/lru.js';
+import { LruCache } from '../shared/lru.js';
 import { ForeignCommitWatch } from '../shared/foreign-commits.js';
 import { decodeHandled } from './ai-scoring.js';
 

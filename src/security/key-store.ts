@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../config.js';
 import { ForeignCommitWatch } from '../shared/foreign-commits.js';
 import { blindIndex, deriveKeys, newDataKey, newKeyId, sameBytes, unwrapDataKey, wrapDataKey, type DerivedKeys } from './crypto.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../shared/lru.js';
 
 export const DEFAULT_KEY_CACHE_SIZE = 10_000;
 
