@@ -132,12 +132,17 @@ export interface Envelope {
   readonly sealed: Buffer;
 }
 
-/** The parts of an envelope string, or undefined when `value` is not one. */
-export function parseEnvelope(value: unknown): Envelope | undefined {
-  if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) return undefined;
-  const match = ENVELOPE_RE.exec(value);
+/** The parts of `value` when it is an envelope string of the format `prefix` / `pattern` names. */
+function parseWith(value: unknown, prefix: string, pattern: RegExp): Envelope | undefined {
+  if (typeof value !== 'string' || !value.startsWith(prefix)) return undefined;
+  const match = pattern.exec(value);
   if (!match) return undefined;
   return { keyId: match[1] as string, iv: Buffer.from(match[2] as string, 'base64url'), sealed: Buffer.from(match[3] as string, 'base64url') };
+}
+
+/** The parts of a v1 envelope string, or undefined when `value` is not one. */
+export function parseEnvelope(value: unknown): Envelope | undefined {
+  return parseWith(value, ENVELOPE_PREFIX, ENVELOPE_RE);
 }
 
 /** The value sealed in `envelope` at `pointer`; throws when the key does not open it. */
@@ -166,10 +171,7 @@ export function isSeeMarker(value: unknown): boolean {
 
 /** The parts of a v2 envelope string, or undefined when `value` is not one. */
 export function parseSealed(value: unknown): Envelope | undefined {
-  if (typeof value !== 'string' || !value.startsWith(SEALED_PREFIX)) return undefined;
-  const match = SEALED_RE.exec(value);
-  if (!match) return undefined;
-  return { keyId: match[1] as string, iv: Buffer.from(match[2] as string, 'base64url'), sealed: Buffer.from(match[3] as string, 'base64url') };
+  return parseWith(value, SEALED_PREFIX, SEALED_RE);
 }
 
 /** The values sealed in a v2 envelope of an event of type `type`; throws when the key does not open it or it holds no object. */

@@ -113,6 +113,9 @@ class MappedEvents implements AsyncIterableIterator<RecordedEvent> {
   }
 }
 
+/** The copy-on-write set of a rewrite that copies nothing (Collector): shared, it stays empty. */
+const NOTHING_COPIED = new WeakSet<object>();
+
 /** Collects the sensitive values of one event ({ pointer: value }), in the order the plan visits them; rewrites nothing. */
 class Collector implements LeafRewriter {
   readonly values: Record<string, JsonValue> = {};
@@ -273,8 +276,7 @@ export class EncryptingEventStore implements EventStore {
     const email = plan.subject !== undefined ? valueAt(event.data, plan.subject) : undefined;
     const subject = typeof email === 'string' && !isRedacted(email) ? emailSubject(email) : `stream:${stream}`;
     const collector = new Collector();
-    const unchanged = new WeakSet<object>();
-    for (const field of plan.fields) rewriteField(event.data, field, collector, unchanged);
+    for (const field of plan.fields) rewriteField(event.data, field, collector, NOTHING_COPIED);
     if (collector.first === undefined) return event;
     const key = this.keys.keyFor(subject);
     const sealer = this.#sealFormat === 'v1' ? new FieldSealer(key, collector.values) : new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
