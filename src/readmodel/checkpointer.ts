@@ -18,7 +18,7 @@ export function startReadModelCheckpointer(db: ReadModelDatabase, options: { rea
       setAutocheckpoint: (pages) => {
         if (db.open) db.pragma(`wal_autocheckpoint = ${pages}`);
       },
-      checkpointBetweenCommits: () => walSyncOf(db).requestRestart(),
+      checkpointBetweenCommits: () => walSyncOf(db).checkpointBetweenCommits(),
     },
     { label: 'read-model', ...options },
   );

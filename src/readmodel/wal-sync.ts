@@ -59,8 +59,8 @@ export class WalSync {
   #batchOpen = false;
   /** Transactions of the batch running right now (nested ones included). */
   #runningInBatch = 0;
-  /** The checkpointer could not make the WAL start over (see requestRestart). */
-  #restartWanted = false;
+  /** The checkpointer could not make the WAL start over (see checkpointBetweenCommits). */
+  #checkpointWanted = false;
   /** Set when a turn batch failed: sticky (see the class comment). */
   #failure: Error | undefined;
   readonly #closeBatch = (): void => this.#commitBatch();
@@ -108,8 +108,8 @@ export class WalSync {
    * runs here (the worker has copied nearly everything: the frames since, and two fsyncs), and
    * with no commit in between the next batch starts the WAL over.
    */
-  requestRestart(): void {
-    this.#restartWanted = true;
+  checkpointBetweenCommits(): void {
+    this.#checkpointWanted = true;
   }
 
   /** The failure of a turn batch, if one failed (sticky). */
@@ -160,7 +160,7 @@ export class WalSync {
     try {
       this.db.exec('COMMIT');
       this.#closed = this.#committed;
-      if (this.#restartWanted) this.#checkpointHere();
+      if (this.#checkpointWanted) this.#checkpointHere();
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.#batchFailed(error instanceof Error ? error : new Error(String(error)));
@@ -172,7 +172,7 @@ export class WalSync {
   }
 
   #checkpointHere(): void {
-    this.#restartWanted = false;
+    this.#checkpointWanted = false;
     try {
       this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
     } catch {
