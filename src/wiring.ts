@@ -22,6 +22,7 @@ import type { EventStore } from './eventstore/port.js';
 import { openReadModelDatabase } from './readmodel/database.js';
 import { TenantDirectory } from './tenancy/api-keys.js';
 import { startReadModelCheckpointer } from './readmodel/checkpointer.js';
+import type { WalCheckpointer } from './shared/wal-checkpointer.js';
 import { walSyncOf } from './readmodel/wal-sync.js';
 import { createSubscriptionRunner, type EventHandler, type SubscriptionRunner } from './engine/subscription-runner.js';
 import { buildHttpApi, type HttpOptions } from './http/server.js';
@@ -106,13 +107,17 @@ export async function openOfflineEngineDeps(options: EngineDepsOptions): Promise
   const checkpointer = startReadModelCheckpointer(deps.readDb, options.logger ? { logger: options.logger } : {});
   return {
     deps,
-    async close() {
-      await checkpointer?.stop();
-      deps.breakers.shutdown();
-      await deps.store.close();
-      deps.readDb.close();
-    },
+    close: () => closeEngineDeps(deps, checkpointer),
   };
+}
+
+/** Releases what createEngineDeps opened, and the read-model checkpointer, in order: the read-model database closes last, after its pending syncs. */
+async function closeEngineDeps(deps: EngineDeps, checkpointer: WalCheckpointer | undefined): Promise<void> {
+  deps.breakers.shutdown();
+  await deps.store.close();
+  await checkpointer?.stop();
+  await walSyncOf(deps.readDb).close();
+  deps.readDb.close();
 }
 
 export interface RunningEngine {
@@ -239,11 +244,7 @@ export async function startEngine(settings: StartOptions, logger: Logger = pino(
       await rebuilds.stop();
       await waiter.close();
       await runner.stop();
-      deps.breakers.shutdown();
-      await deps.store.close();
-      await checkpointer?.stop();
-      await walSyncOf(deps.readDb).close();
-      deps.readDb.close();
+      await closeEngineDeps(deps, checkpointer);
     },
   };
 }
