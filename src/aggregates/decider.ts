@@ -19,6 +19,13 @@ export interface Decider<Command, Event, State> {
    * event and fold only from it (`stateFromNewestFirst`): loading cost independent of history.
    */
   isCheckpoint?(event: Event): boolean;
+  /**
+   * Optional: true when the state holds personal data (the scoring request's holds the applicant).
+   * A command handler then keeps no copy of it between commands: a borrower forgotten meanwhile
+   * must not come back from memory (a retry re-emits the request its state holds), and only the
+   * store, where the forget redacts, is read.
+   */
+  readonly stateHoldsPersonalData?: boolean;
 }
 
 /** The state after `events`, starting from `from` (default: the initial state). */

@@ -208,4 +208,5 @@ export const scoringRequestDecider: Decider<ScoringCommand, ScoringEvent, Scorin
   initialState: { status: 'none' } as ScoringState,
   decide,
   evolve,
+  stateHoldsPersonalData: true,
 });

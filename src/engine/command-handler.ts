@@ -117,8 +117,8 @@ export class CommandHandler {
     this.cacheSize = options.stateCacheSize ?? 10_000;
   }
 
-  private remember(stream: string, decider: object, state: unknown, revision: ExpectedRevision): void {
-    if (typeof revision !== 'bigint' || this.cacheSize === 0) return;
+  private remember(stream: string, decider: Pick<Decider<unknown, unknown, unknown>, 'stateHoldsPersonalData'>, state: unknown, revision: ExpectedRevision): void {
+    if (typeof revision !== 'bigint' || this.cacheSize === 0 || decider.stateHoldsPersonalData === true) return;
     this.states.set(stream, { decider, state, revision });
     if (this.states.size >= this.cacheSize / 2) {
       this.olderStates = this.states;
@@ -207,7 +207,7 @@ export class CommandHandler {
    */
   async execute<C, E extends EventBody, S>(stream: string, decider: Decider<C, E, S>, command: C, envelope: EventEnvelope, options: ExecuteOptions = {}): Promise<CommandOutcome<E, S>> {
     const conditions = options.conditions !== undefined && options.conditions.length > 0 ? options.conditions : undefined;
-    if (options.newStream === true && decider.eventId === undefined && this.cached(stream) === undefined) {
+    if (options.newStream === true && decider.eventId === undefined && (decider.stateHoldsPersonalData === true || this.cached(stream) === undefined)) {
       const outcome = await this.executeOnNewStream(stream, decider, command, envelope, conditions);
       if (outcome !== undefined) return outcome;
     }

@@ -29,6 +29,29 @@ describe('CommandHandler', () => {
     expect((await a.load(stream, subscriptionDecider)).revision).toBe(2n);
   });
 
+  it('keeps no copy of a state that holds personal data: every command reads the stream, and cachedState has nothing', async () => {
+    const inner = await EmbeddedEventStore.open({ path: ':memory:' });
+    store = inner;
+    let reads = 0;
+    const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      readStream: (...args: Parameters<EventStore['readStream']>) => {
+        reads++;
+        return inner.readStream(...args);
+      },
+    });
+    const handler = new CommandHandler(counting);
+    const scoringId = randomUUID();
+    const stream = `scoring-${scoringId}`;
+    await handler.execute(stream, scoringRequestDecider, { type: 'RequestScoring', scoringId, tenantId: 'acme', request: EXAMPLE_SCORING_REQUEST, requestedAt: at }, envelope('acme'));
+    const before = reads;
+    await handler.execute(stream, scoringRequestDecider, { type: 'FailScoring', scoringId, attempt: 1, errorCode: 'model_timeout', reason: 'timed out', retryable: true, costCents: 0 }, envelope('acme'));
+    expect(reads).toBe(before + 1);
+    expect(handler.cachedState(stream, scoringRequestDecider)).toBeUndefined();
+    // The subscription's state (no personal data) is still kept.
+    await handler.execute('subscription-acme', subscriptionDecider, { type: 'CreateSubscription', tenantId: 'acme', subscriptionId: '0b6f2a52-4a8b-4d69-9a53-5e5f5b1c2d40', plan: 'pro', at }, envelope('acme'));
+    expect(handler.cachedState('subscription-acme', subscriptionDecider)).toMatchObject({ revision: 0n });
+  });
+
   it('gives up with ConcurrencyConflictError after the bounded attempts when the stream keeps moving', async () => {
     const inner = await EmbeddedEventStore.open({ path: ':memory:' });
     store = inner;
