@@ -20,7 +20,7 @@ export interface HttpOptions extends Pick<AppOptions, 'rateLimit' | 'https' | 'b
 export async function buildHttpApi(deps: EngineDeps, waiter: ScoringWaiter, options: HttpOptions = {}): Promise<App> {
   const { extraRoutes, ...appOptions } = options;
   const app = await createHttpApp({ tenants: deps.tenants, ...appOptions });
-  registerAudit(app, new AuditLog(deps.readDb));
+  registerAudit(app, await AuditLog.open(deps.readDb));
   registerHealthRoutes(app, deps);
   registerScoringRoutes(app, deps, waiter);
   registerSubscriptionRoutes(app, deps);
