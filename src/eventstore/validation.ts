@@ -1,3 +1,4 @@
+import type { DeferredSeal } from '../shared/deferred-seal.js';
 import { InvalidArgumentError, MaxAppendSizeExceededError } from './errors.js';
 import {
   ALL_STREAM,
@@ -155,6 +156,8 @@ export interface PreparedEvent {
   readonly type: string;
   readonly data: string;
   readonly metadata: string;
+  /** The seal to complete in `data` where the event is committed (shared/deferred-seal.ts). */
+  readonly seal?: DeferredSeal;
 }
 
 /** The size counted against MaxAppendSize: UTF-8 bytes of data JSON + metadata JSON + type, summed. */
@@ -170,7 +173,7 @@ export function appendSize(prepared: readonly PreparedEvent[]): number {
  * InvalidArgumentError, or MaxAppendSizeExceededError when the batch is over `maxAppendSize`
  * (pass Infinity to leave that check to the server).
  */
-export function prepareEvents(stream: string, events: unknown, maxAppendSize: number): PreparedEvent[] {
+export function prepareEvents(stream: string, events: unknown, maxAppendSize: number, seals?: readonly (DeferredSeal | undefined)[]): PreparedEvent[] {
   if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array', 'events');
   if (events.length === 0) throw new InvalidArgumentError('events must not be empty', 'events');
   const prepared: PreparedEvent[] = new Array<PreparedEvent>(events.length);
@@ -188,7 +191,8 @@ export function prepareEvents(stream: string, events: unknown, maxAppendSize: nu
     }
     const data = serialise(event.data, `events[${i}].data`, 'events.data');
     const metadata = event.metadata === undefined ? EMPTY_METADATA : serialiseMetadata(event.metadata, i);
-    prepared[i] = { id: lowerId, type, data, metadata };
+    const seal = seals?.[i];
+    prepared[i] = seal === undefined ? { id: lowerId, type, data, metadata } : { id: lowerId, type, data, metadata, seal };
   }
   const size = appendSize(prepared);
   if (size > maxAppendSize) throw new MaxAppendSizeExceededError(stream, size, maxAppendSize);

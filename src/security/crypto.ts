@@ -18,12 +18,11 @@
  *   it stays readable, and is written only when asked (MMP_PERSONAL_DATA_FORMAT=v1, during a
  *   rolling upgrade).
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JsonValue } from '../eventstore/port.js';
+import { type DeferredSeal, deferSeal, envelopeOf, IV_BYTES, sealAesGcm as seal, TAG_BYTES } from '../shared/deferred-seal.js';
 
 export const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 const ALGORITHM = 'aes-256-gcm';
 export const ENVELOPE_PREFIX = 'enc:v1:';
 const ENVELOPE_RE = /^enc:v1:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{16}):([A-Za-z0-9_-]{22,})$/;
@@ -68,31 +67,6 @@ export function newKeyId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-/** IVs come from a pool of CSPRNG bytes refilled in bulk (a randomBytes call per IV costs more than the cipher). */
-const IV_POOL = Buffer.alloc(IV_BYTES * 512);
-let ivOffset = IV_POOL.length;
-
-/** A view into the pool, not a copy (the hot path of field encryption): use it before the next newIv() call, which may refill the pool. */
-function newIv(): Buffer {
-  if (ivOffset + IV_BYTES > IV_POOL.length) {
-    randomFillSync(IV_POOL);
-    ivOffset = 0;
-  }
-  const iv = IV_POOL.subarray(ivOffset, ivOffset + IV_BYTES);
-  ivOffset += IV_BYTES;
-  return iv;
-}
-
-/** `iv` is newIv()'s view: the caller encodes or copies it at once. A string plaintext is taken as UTF-8. */
-function seal(key: Buffer, plaintext: Buffer | string, aad: Buffer): { iv: Buffer; sealed: Buffer } {
-  const iv = newIv();
-  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad);
-  const encrypted = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
-  cipher.final(); // GCM: no output, computes the tag
-  return { iv, sealed: Buffer.concat([encrypted, cipher.getAuthTag()]) };
-}
-
 /** Throws when the tag does not verify (wrong key, tampered data). */
 function open(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   if (sealed.length < TAG_BYTES) throw new Error('ciphertext too short');
@@ -123,7 +97,7 @@ function fieldAad(keyId: string, pointer: string): Buffer {
 /** The v1 envelope string of `value` (any JSON value) at `pointer` under the data key `keyId` (written only with sealFormat v1). */
 export function encryptValue(keyId: string, key: Buffer, pointer: string, value: JsonValue): string {
   const { iv, sealed } = seal(key, JSON.stringify(value), fieldAad(keyId, pointer));
-  return `${ENVELOPE_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
+  return envelopeOf(`${ENVELOPE_PREFIX}${keyId}:`, iv, sealed);
 }
 
 export interface Envelope {
@@ -150,14 +124,26 @@ export function decryptValue(envelope: Envelope, key: Buffer, pointer: string): 
   return JSON.parse(open(key, envelope.iv, envelope.sealed, fieldAad(envelope.keyId, pointer)).toString('utf8')) as JsonValue;
 }
 
+function sealedAadText(keyId: string, type: string): string {
+  return `${SEALED_PREFIX}${keyId}:${type}`;
+}
+
 function sealedAad(keyId: string, type: string): Buffer {
-  return Buffer.from(`${SEALED_PREFIX}${keyId}:${type}`, 'utf8');
+  return Buffer.from(sealedAadText(keyId, type), 'utf8');
 }
 
 /** The v2 envelope of an event's personal values ({ pointer: value }) under the data key `keyId`. */
 export function sealValues(keyId: string, key: Buffer, type: string, values: Readonly<Record<string, JsonValue>>): string {
   const { iv, sealed } = seal(key, JSON.stringify(values), sealedAad(keyId, type));
-  return `${SEALED_PREFIX}${keyId}:${iv.toString('base64url')}:${sealed.toString('base64url')}`;
+  return envelopeOf(`${SEALED_PREFIX}${keyId}:`, iv, sealed);
+}
+
+/**
+ * sealValues with the AES-GCM left to the thread that commits the event (shared/deferred-seal.ts):
+ * the same envelope, sealed there in place of the seal's placeholder.
+ */
+export function deferSealValues(keyId: string, key: Buffer, type: string, values: Readonly<Record<string, JsonValue>>): DeferredSeal {
+  return deferSeal(`${SEALED_PREFIX}${keyId}:`, key, sealedAadText(keyId, type), JSON.stringify(values));
 }
 
 /** What a v2 personal field holds when its value is sealed in the field at `pointer`. */

@@ -40,7 +40,8 @@ import type {
   SubscriptionSource,
 } from '../eventstore/port.js';
 import { StoreUnavailableError } from '../eventstore/errors.js';
-import { decryptValue, encryptValue, isSeeMarker, openValues, parseEnvelope, parseSealed, sealValues, seeMarker } from './crypto.js';
+import { completesSeals, type DeferredSeal, type DeferredSealingStore } from '../shared/deferred-seal.js';
+import { decryptValue, deferSealValues, encryptValue, isSeeMarker, openValues, parseEnvelope, parseSealed, sealValues, seeMarker } from './crypto.js';
 import type { DataKey, KeyStore } from './key-store.js';
 import { emailSubject, forgetBorrower, registerKeyStore, type ForgetActor, type ForgetResult } from './personal-data.js';
 import { isRedacted, REDACTED_METADATA_KEY } from './redaction.js';
@@ -242,6 +243,8 @@ export class EncryptingEventStore implements EventStore {
   readonly #logger: Logger | undefined;
   readonly #ownsKeys: boolean;
   readonly #sealFormat: SealFormat;
+  /** The inner store, when it completes v2 seals where it commits (the embedded store: on its commit thread). */
+  readonly #deferring: DeferredSealingStore | undefined;
   #closed = false;
 
   constructor(inner: EventStore, options: EncryptingEventStoreOptions) {
@@ -250,6 +253,7 @@ export class EncryptingEventStore implements EventStore {
     this.#logger = options.logger;
     this.#ownsKeys = options.ownsKeys ?? true;
     this.#sealFormat = options.sealFormat ?? 'v2';
+    this.#deferring = this.#sealFormat === 'v2' && completesSeals(inner) ? inner : undefined;
     registerKeyStore(this, options.keys);
   }
 
@@ -270,6 +274,14 @@ export class EncryptingEventStore implements EventStore {
 
   /** The event as stored: its sensitive values sealed (the input is never mutated). */
   encryptEvent(stream: string, event: EventData): EventData {
+    return this.#seal(stream, event, undefined);
+  }
+
+  /**
+   * The event as stored, sealed now, or (format v2, when `deferred` is given) with a placeholder
+   * where the envelope goes and the seal pushed onto `deferred` for the store to complete.
+   */
+  #seal(stream: string, event: EventData, deferred: DeferredSeal[] | undefined): EventData {
     if (!isRecord(event) || typeof event.type !== 'string') return event;
     const plan = sensitivePlan(event.type);
     if (plan === undefined) return event;
@@ -279,7 +291,13 @@ export class EncryptingEventStore implements EventStore {
     for (const field of plan.fields) rewriteField(event.data, field, collector, NOTHING_COPIED);
     if (collector.first === undefined) return event;
     const key = this.keys.keyFor(subject);
-    const sealer = this.#sealFormat === 'v1' ? new FieldSealer(key, collector.values) : new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
+    let sealer: LeafRewriter;
+    if (this.#sealFormat === 'v1') sealer = new FieldSealer(key, collector.values);
+    else if (deferred !== undefined) {
+      const seal = deferSealValues(key.keyId, key.key, event.type, collector.values);
+      deferred.push(seal);
+      sealer = new Sealer(collector.first, seal.placeholder, collector.values);
+    } else sealer = new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
     const owned = new WeakSet<object>();
     let data = event.data;
     for (const field of plan.fields) data = rewriteField(data, field, sealer, owned);
@@ -311,7 +329,9 @@ export class EncryptingEventStore implements EventStore {
   async append(stream: string, events: readonly EventData[], options?: AppendWriteOptions): Promise<AppendResult> {
     // As the inner store would refuse it, before the key store (closed with it) is asked for a key.
     if (this.#closed) throw new StoreUnavailableError('The event store is closed');
-    return this.#inner.append(stream, Array.isArray(events) ? this.#encryptAll(stream, events) : events, options);
+    if (!Array.isArray(events)) return this.#inner.append(stream, events, options);
+    if (this.#deferring !== undefined) return this.#appendDeferring(this.#deferring, stream, events, options);
+    return this.#inner.append(stream, this.#encryptAll(stream, events), options);
   }
 
   /** The batch as stored: the same array when no event carries personal data. */
@@ -323,6 +343,22 @@ export class EncryptingEventStore implements EventStore {
       if (stored !== event) (sealed ??= events.slice())[i] = stored;
     }
     return sealed ?? events;
+  }
+
+  /** As #encryptAll, the AES-GCM left to the inner store's committing thread (shared/deferred-seal.ts). */
+  #appendDeferring(inner: DeferredSealingStore, stream: string, events: readonly EventData[], options: AppendWriteOptions | undefined): Promise<AppendResult> {
+    let stored: EventData[] | undefined;
+    let seals: (DeferredSeal | undefined)[] | undefined;
+    const deferred: DeferredSeal[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as EventData;
+      const sealed = this.#seal(stream, event, deferred);
+      if (sealed === event) continue;
+      (stored ??= events.slice())[i] = sealed;
+      (seals ??= new Array<DeferredSeal | undefined>(events.length))[i] = deferred.pop();
+    }
+    if (stored === undefined || seals === undefined) return this.#inner.append(stream, events, options);
+    return inner.appendSealing(stream, stored, seals, options);
   }
 
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent> {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { decodeEvent, toEventData } from '../../src/contracts/events/codec.js';
 import type { EventDataOf } from '../../src/contracts/events/catalog.js';
@@ -168,6 +168,37 @@ describe('EncryptingEventStore over the embedded store', () => {
     expect(occurrences(eventBytes, 'enc:v2:')).toBeGreaterThanOrEqual(9);
     await open();
     expect((await collect(store.readStream(stream))).map((e) => e.data)).toEqual(plain); // after a restart
+  });
+
+  it('seals on the commit thread when the store has one: the same envelopes, plaintext only in memory', async () => {
+    await store.close();
+    inner = await EmbeddedEventStore.open({ path: join(dir, 'events.db'), commitThread: true });
+    const sealing = vi.spyOn(inner, 'appendSealing');
+    store = new EncryptingEventStore(inner, { keys: KeyStore.open({ path: join(dir, 'keys.db'), masterKey }) });
+    const stream = `scoring-${randomUUID()}`;
+    const plainEvent: EventData = { id: randomUUID(), type: 'test.plain', data: { name: 'not personal' } };
+    const events = [requested(randomUUID(), request(ANN)), plainEvent, requested(randomUUID(), request(BOB))];
+    await store.append(stream, events);
+    // Concurrent appends share the worker's batches: each event gets its own envelope.
+    const others = Array.from({ length: 20 }, (_, i) => ({ stream: `scoring-${randomUUID()}`, event: requested(randomUUID(), request({ ...BOB, email: `b${i}@example.net` })) }));
+    await Promise.all(others.map(({ stream: s, event }) => store.append(s, [event])));
+    expect(sealing).toHaveBeenCalledTimes(21);
+
+    expect((await collect(store.readStream(stream))).map((e) => e.data)).toEqual(events.map((e) => e.data));
+    for (const { stream: s, event } of others) expect((await collect(store.readStream(s))).map((e) => e.data)).toEqual([event.data]);
+    const raw = await collect(inner.readStream(stream));
+    expect(raw[1]?.data).toEqual({ name: 'not personal' });
+    for (const event of [raw[0], raw[2]]) {
+      const values = Object.values(applicantOf(event as RecordedEvent)).map(String);
+      expect(values.filter((value) => parseSealed(value) !== undefined)).toHaveLength(1);
+      expect(values.filter((value) => value.startsWith('enc:v2:see:'))).toHaveLength(2);
+    }
+    await store.close();
+    const eventBytes = filesOf(join(dir, 'events.db'));
+    for (const secret of [ANN.name, ANN.email, ANN.dateOfBirth, BOB.name, BOB.email, 'b7@example.net']) expect(occurrences(eventBytes, secret), secret).toBe(0);
+    // No placeholder (a uuid padded with '~') ever reaches the file.
+    expect(occurrences(eventBytes, '~~~~')).toBe(0);
+    await open();
   });
 
   it('leaves events without personal data untouched (the same objects)', async () => {

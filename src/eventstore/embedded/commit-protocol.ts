@@ -28,7 +28,8 @@ export type ToWorker =
  * the same data as nested objects (no property names, no object headers): with a batch per turn
  * under load, that copy was a few percent of the API's CPU.
  *
- *   append:    'append', stream, expected, n, (id, type, data, metadata) × n, m, (stream, revision) × m
+ *   append:    'append', stream, expected, n, (id, type, data, metadata, seal) × n, m, (stream, revision) × m
+ *              seal: 0, or 1, placeholder, prefix, key, aad, plaintext (DeferredSeal)
  *   delete:    'delete', stream, expected
  *   tombstone: 'tombstone', stream, expected
  *   truncate:  'truncate', stream, revision
@@ -41,7 +42,12 @@ export function packBatch(batch: readonly WriteRequest[]): PackedBatch {
     switch (request.kind) {
       case 'append': {
         out.push('append', request.stream, request.expected, request.events.length);
-        for (const event of request.events) out.push(event.id, event.type, event.data, event.metadata);
+        for (const event of request.events) {
+          out.push(event.id, event.type, event.data, event.metadata);
+          const seal = event.seal;
+          if (seal === undefined) out.push(0);
+          else out.push(1, seal.placeholder, seal.prefix, seal.key, seal.aad, seal.plaintext);
+        }
         const conditions = request.conditions ?? [];
         out.push(conditions.length);
         for (const condition of conditions) out.push(condition.stream, condition.revision);
@@ -76,7 +82,10 @@ export function unpackBatch(packed: PackedBatch): WriteRequest[] {
       const stream = text();
       const expectedRevision = expected();
       const events: PreparedEvent[] = [];
-      for (let n = count(); n > 0; n--) events.push({ id: text(), type: text(), data: text(), metadata: text() });
+      for (let n = count(); n > 0; n--) {
+        const event = { id: text(), type: text(), data: text(), metadata: text() };
+        events.push(count() === 0 ? event : { ...event, seal: { placeholder: text(), prefix: text(), key: text(), aad: text(), plaintext: text() } });
+      }
       const conditions: AppendCondition[] = [];
       for (let m = count(); m > 0; m--) conditions.push({ stream: text(), revision: revision() });
       batch.push(conditions.length > 0 ? { kind, stream, events, expected: expectedRevision, conditions } : { kind, stream, events, expected: expectedRevision });

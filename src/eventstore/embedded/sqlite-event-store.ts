@@ -46,6 +46,7 @@ import {
   validateConditions,
 } from '../validation.js';
 import { type WriteRequest, writeOp } from './writes.js';
+import type { DeferredSeal, DeferredSealingStore } from '../../shared/deferred-seal.js';
 
 export interface EmbeddedEventStoreOptions {
   /** A file (parent directories are created) or ':memory:'. */
@@ -87,7 +88,7 @@ type State = 'open' | 'closing' | 'closed';
  * does not stall the event loop; an append still resolves once its transaction committed, and
  * this connection (every read) only ever sees committed, durable writes.
  */
-export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
+export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals, DeferredSealingStore {
   readonly kind = 'embedded' as const;
   /** Conditions are checked in the append's own transaction (writes.ts). */
   readonly conditionalAppends = true;
@@ -236,11 +237,27 @@ export class EmbeddedEventStore implements EventStore, EmbeddedStoreInternals {
     return this.submit({ kind: 'truncate', stream, revision });
   }
 
-  private submitAppend(stream: string, events: readonly EventData[], expected: ExpectedRevision, allowSystem: boolean, conditions?: readonly AppendCondition[]): Promise<AppendResult> {
+  /**
+   * `append`, completing each event's seal (shared/deferred-seal.ts) where it is committed: on the
+   * commit thread when the store has one, so the AES-GCM of personal data leaves the event loop.
+   */
+  async appendSealing(stream: string, events: readonly EventData[], seals: readonly (DeferredSeal | undefined)[], options?: AppendWriteOptions): Promise<AppendResult> {
+    this.assertOpen();
+    return this.submitAppend(stream, events, options?.expectedRevision ?? 'any', false, options?.conditions, seals);
+  }
+
+  private submitAppend(
+    stream: string,
+    events: readonly EventData[],
+    expected: ExpectedRevision,
+    allowSystem: boolean,
+    conditions?: readonly AppendCondition[],
+    seals?: readonly (DeferredSeal | undefined)[],
+  ): Promise<AppendResult> {
     validateStreamName(stream, allowSystem);
     validateExpectedRevision(expected);
     const checked = validateConditions(stream, conditions);
-    const prepared = prepareEvents(stream, events, this.maxAppendSize);
+    const prepared = prepareEvents(stream, events, this.maxAppendSize, seals);
     return this.submit(checked.length > 0 ? { kind: 'append', stream, events: prepared, expected, conditions: checked } : { kind: 'append', stream, events: prepared, expected });
   }
 

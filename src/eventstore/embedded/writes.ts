@@ -4,6 +4,7 @@ import { actualVersion, checkExpectedRevision, checkExpectedRevisionExactly } fr
 import type { WriteOp } from './group-commit.js';
 import type { EventQueries, StreamState } from './queries.js';
 import type { PreparedEvent } from '../validation.js';
+import { completeSeal } from '../../shared/deferred-seal.js';
 
 /**
  * A write as data: what the store submits to the group commit. Plain values only (strings,
@@ -87,7 +88,8 @@ function write(queries: EventQueries, stream: string, existing: StreamState | un
   try {
     for (const event of events) {
       revision += 1n;
-      seq = queries.insertEvent(state.id, revision, event.id, event.type, event.data, event.metadata, created);
+      const data = event.seal === undefined ? event.data : completeSeal(event.data, event.seal);
+      seq = queries.insertEvent(state.id, revision, event.id, event.type, data, event.metadata, created);
     }
   } catch (error) {
     if (isDuplicateIdViolation(error)) throw new DuplicateEventId();
