@@ -166,6 +166,27 @@ describe('file-backed: the writer thread', () => {
     }
   });
 
+  it('commits the batches that queue up during a commit together, each undone alone when it fails', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const log = await open();
+    const other = new Database(join(dir, 'audit.db'));
+    try {
+      other.exec("CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.correlation_id LIKE 'bad-%' BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END");
+      // A batch per turn, posted faster than the writer commits: most of them reach it queued.
+      const expected: string[] = [];
+      for (let turn = 0; turn < 40; turn++) {
+        const id = turn % 10 === 3 ? `bad-${turn}` : `ok-${turn}`;
+        log.record(entry(id));
+        if (!id.startsWith('bad-')) expected.push(id);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(await correlationIds(log)).toEqual(expected.reverse());
+      expect(warnings.mock.calls.filter(([message]) => /not written: simulated write failure/.test(String(message)))).toHaveLength(4);
+    } finally {
+      other.close();
+    }
+  });
+
   it('commits on the main thread, warning once, when the writer thread cannot start', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     workers.spawnAs = 'no-such-worker';
