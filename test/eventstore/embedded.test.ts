@@ -20,7 +20,7 @@ let dir: string;
 const stores: EmbeddedEventStore[] = [];
 const children: ChildProcess[] = [];
 
-async function open(path: string, options: { readOnly?: boolean; commitThread?: boolean; checkpointIntervalMs?: number } = {}): Promise<EmbeddedEventStore> {
+async function open(path: string, options: { readOnly?: boolean; commitThread?: boolean; checkpointIntervalMs?: number; busyTimeoutMs?: number } = {}): Promise<EmbeddedEventStore> {
   const store = await EmbeddedEventStore.open({ path, ...options });
   stores.push(store);
   return store;
@@ -128,6 +128,29 @@ describe('embedded store: group commit', () => {
       'First0', 'First1', 'First2', 'First3', 'First4', 'Second0', 'Second1', 'Second2', 'Second3', 'Second4',
     ]);
     await caught(() => store.append(stream, [newEvent('Late')]), StoreUnavailableError);
+  });
+
+  it('with a commit thread, waits for another connection\'s write lock in short pauses, up to busyTimeoutMs', async () => {
+    const path = join(dir, 'locked.db');
+    const store = await open(path, { commitThread: true, busyTimeoutMs: 300 });
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      const append = store.append(unique('l'), [newEvent('Waited')]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      other.exec('COMMIT');
+      expect((await append).nextExpectedRevision).toBe(0n);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+
+      // Held past the timeout: unavailable, and the next append goes through once the lock is free.
+      other.exec('BEGIN IMMEDIATE');
+      await caught(() => store.append(unique('l'), [newEvent('Refused')]), StoreUnavailableError);
+      other.exec('COMMIT');
+      expect((await store.append(unique('l'), [newEvent('After')])).nextExpectedRevision).toBe(0n);
+    } finally {
+      other.close();
+    }
   });
 
   it('with a commit thread, a third thread checkpoints: the WAL stays short under appends that never stop', async () => {

@@ -19,7 +19,8 @@ const post = (message: FromWorker): void => port.postMessage(message);
 const { path, busyTimeoutMs } = workerData as CommitWorkerData;
 let db: Database.Database | undefined;
 try {
-  db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
+  // No busy timeout: BatchTransaction waits for the write lock itself, in short pauses (LockWait).
+  db = new Database(path, { fileMustExist: true, timeout: 0 });
   // journal_mode=WAL is a property of the file (the store set it); synchronous is per connection.
   db.pragma('synchronous = FULL');
   db.pragma('journal_size_limit = 67108864');
@@ -35,7 +36,7 @@ try {
 if (db !== undefined) {
   const connection = db;
   const queries = new EventQueries(connection);
-  const transaction = new BatchTransaction(connection, () => queries.headSeq());
+  const transaction = new BatchTransaction(connection, () => queries.headSeq(), { timeoutMs: busyTimeoutMs, pauseMs: 0.2 });
   port.on('message', (message: ToWorker) => {
     if (message.type === 'close') {
       connection.close();
