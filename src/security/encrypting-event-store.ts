@@ -6,7 +6,9 @@
  * sensitive values are sealed together under the data key of the event's data subject: the
  * normalised e-mail the event itself carries (ai.scoring.requested: request.applicant.email),
  * else the stream. The first sensitive field holds the envelope, the others point to it
- * (crypto.ts, format v2). Other events pass through untouched (no copy).
+ * (crypto.ts, format v2). Other events pass through untouched (no copy). Over a store that
+ * completes seals where it commits (the embedded store's commit thread), the AES-GCM is left to
+ * it: the event goes with a placeholder and what sealing needs (shared/deferred-seal.ts).
  *
  * Read (readStream, readAll, subscribeToAll, persistent subscriptions, parked messages): every
  * envelope is decrypted, v2 and the per-field v1 of earlier versions alike. When its key was
