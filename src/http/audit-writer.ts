@@ -9,7 +9,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from '../shared/spawn-worker.js';
+import { spawnModuleWorker, untilReady } from '../shared/spawn-worker.js';
 import type { AuditWorkerData, FromAuditWorker, PackedEntries, ToAuditWorker } from './audit-protocol.js';
 
 /** How long close() waits for the worker to finish its last batch and close its connection. */
@@ -55,32 +55,7 @@ export class AuditWriter implements AuditSink {
   static async start(path: string, onStop: (error: Error) => void): Promise<AuditWriter> {
     const data: AuditWorkerData = { path: resolvePath(path), busyTimeoutMs: 5_000 };
     const worker = spawnModuleWorker(import.meta.url, 'audit-writer-worker', data);
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: FromAuditWorker): void => {
-        cleanup();
-        if (message.type === 'ready') resolve();
-        else reject(new Error(message.type === 'failed' ? message.message : `unexpected first message '${message.type}'`));
-      };
-      const onError = (error: Error): void => {
-        cleanup();
-        reject(error);
-      };
-      const onExit = (code: number): void => {
-        cleanup();
-        reject(new Error(`exited with code ${code} before it was ready`));
-      };
-      const cleanup = (): void => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    }).catch(async (error: unknown) => {
-      await worker.terminate();
-      throw error;
-    });
+    await untilReady(worker);
     return new AuditWriter(worker, onStop);
   }
 

@@ -19,6 +19,7 @@ const workers = vi.hoisted(() => ({ spawned: [] as Worker[], spawnAs: undefined 
 vi.mock('../../src/shared/spawn-worker.js', async (importOriginal) => {
   const original = await importOriginal<typeof SpawnWorker>();
   return {
+    ...original,
     spawnModuleWorker: (callerUrl: string, name: string, data: unknown): Worker => {
       const worker = original.spawnModuleWorker(callerUrl, workers.spawnAs ?? name, data);
       workers.spawnAs = undefined;

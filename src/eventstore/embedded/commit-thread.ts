@@ -14,7 +14,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from '../../shared/spawn-worker.js';
+import { spawnModuleWorker, untilReady } from '../../shared/spawn-worker.js';
 import { type CommittingConnection, WalCheckpointer } from '../../shared/wal-checkpointer.js';
 import { StoreUnavailableError } from '../errors.js';
 import { type CommitWorkerData, type FromWorker, type ToWorker, deserialiseResult, packBatch } from './commit-protocol.js';
@@ -55,30 +55,7 @@ export class CommitThread implements CommittingConnection {
   /** Starts the worker on the store's file; resolves once its connection is open. */
   static async start(path: string, busyTimeoutMs: number, checkpointIntervalMs?: number): Promise<CommitThread> {
     const worker = spawn({ path: resolvePath(path), busyTimeoutMs });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: FromWorker): void => {
-        cleanup();
-        if (message.type === 'ready') resolve();
-        else reject(new Error(message.type === 'failed' ? message.message : `unexpected first message '${message.type}'`));
-      };
-      const onError = (error: Error): void => {
-        cleanup();
-        reject(error);
-      };
-      const onExit = (code: number): void => {
-        cleanup();
-        reject(new Error(`exited with code ${code} before it was ready`));
-      };
-      const cleanup = (): void => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    }).catch(async (error: unknown) => {
-      await worker.terminate();
+    await untilReady(worker).catch((error: unknown) => {
       throw new StoreUnavailableError(`Cannot start the event store's commit thread: ${(error as Error).message}`, { cause: error });
     });
     const thread = new CommitThread(worker);
