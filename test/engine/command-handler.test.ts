@@ -11,6 +11,18 @@ import type { EventStore } from '../../src/eventstore/port.js';
 const envelope = (tenantId: string) => ({ correlationId: 'c-1', causationId: 'c-1', tenantId, occurredAt: '2026-11-26T10:00:00.000Z' });
 const at = '2026-11-26T10:00:00.000Z';
 
+/** `inner` with its stream reads counted. */
+function countingReads(inner: EventStore): { readonly store: EventStore; readonly reads: () => number } {
+  let reads = 0;
+  const store: EventStore = Object.assign(Object.create(inner) as EventStore, {
+    readStream: (...args: Parameters<EventStore['readStream']>) => {
+      reads++;
+      return inner.readStream(...args);
+    },
+  });
+  return { store, reads: () => reads };
+}
+
 describe('CommandHandler', () => {
   let store: EventStore | undefined;
   afterEach(async () => store?.close());
@@ -32,20 +44,14 @@ describe('CommandHandler', () => {
   it('keeps no copy of a state that holds personal data: every command reads the stream, and cachedState has nothing', async () => {
     const inner = await EmbeddedEventStore.open({ path: ':memory:' });
     store = inner;
-    let reads = 0;
-    const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
-      readStream: (...args: Parameters<EventStore['readStream']>) => {
-        reads++;
-        return inner.readStream(...args);
-      },
-    });
-    const handler = new CommandHandler(counting);
+    const counting = countingReads(inner);
+    const handler = new CommandHandler(counting.store);
     const scoringId = randomUUID();
     const stream = `scoring-${scoringId}`;
     await handler.execute(stream, scoringRequestDecider, { type: 'RequestScoring', scoringId, tenantId: 'acme', request: EXAMPLE_SCORING_REQUEST, requestedAt: at }, envelope('acme'));
-    const before = reads;
+    const before = counting.reads();
     await handler.execute(stream, scoringRequestDecider, { type: 'FailScoring', scoringId, attempt: 1, errorCode: 'model_timeout', reason: 'timed out', retryable: true, costCents: 0 }, envelope('acme'));
-    expect(reads).toBe(before + 1);
+    expect(counting.reads()).toBe(before + 1);
     expect(handler.cachedState(stream, scoringRequestDecider)).toBeUndefined();
     // The subscription's state (no personal data) is still kept.
     await handler.execute('subscription-acme', subscriptionDecider, { type: 'CreateSubscription', tenantId: 'acme', subscriptionId: '0b6f2a52-4a8b-4d69-9a53-5e5f5b1c2d40', plan: 'pro', at }, envelope('acme'));
@@ -78,17 +84,11 @@ describe('CommandHandler', () => {
     it('a new stream: one append, and no read of the stream', async () => {
       const inner = await EmbeddedEventStore.open({ path: ':memory:' });
       store = inner;
-      let reads = 0;
-      const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
-        readStream: (...args: Parameters<EventStore['readStream']>) => {
-          reads++;
-          return inner.readStream(...args);
-        },
-      });
+      const counting = countingReads(inner);
       const scoringId = randomUUID();
-      const outcome = await new CommandHandler(counting).execute(`scoring-${scoringId}`, scoringRequestDecider, request(scoringId), envelope('acme'), { newStream: true });
+      const outcome = await new CommandHandler(counting.store).execute(`scoring-${scoringId}`, scoringRequestDecider, request(scoringId), envelope('acme'), { newStream: true });
       expect(outcome).toMatchObject({ attempts: 1, events: [{ type: 'ai.scoring.requested' }], append: { nextExpectedRevision: 0n } });
-      expect(reads).toBe(0);
+      expect(counting.reads()).toBe(0);
     });
 
     it('an existing stream: the same outcome as without the hint (idempotent no-op, or the rule error)', async () => {
