@@ -124,8 +124,13 @@ export function decryptValue(envelope: Envelope, key: Buffer, pointer: string): 
   return JSON.parse(open(key, envelope.iv, envelope.sealed, fieldAad(envelope.keyId, pointer)).toString('utf8')) as JsonValue;
 }
 
+/** The v2 envelope's text before the iv. */
+function sealedPrefix(keyId: string): string {
+  return `${SEALED_PREFIX}${keyId}:`;
+}
+
 function sealedAadText(keyId: string, type: string): string {
-  return `${SEALED_PREFIX}${keyId}:${type}`;
+  return `${sealedPrefix(keyId)}${type}`;
 }
 
 function sealedAad(keyId: string, type: string): Buffer {
@@ -135,7 +140,7 @@ function sealedAad(keyId: string, type: string): Buffer {
 /** The v2 envelope of an event's personal values ({ pointer: value }) under the data key `keyId`. */
 export function sealValues(keyId: string, key: Buffer, type: string, values: Readonly<Record<string, JsonValue>>): string {
   const { iv, sealed } = seal(key, JSON.stringify(values), sealedAad(keyId, type));
-  return envelopeOf(`${SEALED_PREFIX}${keyId}:`, iv, sealed);
+  return envelopeOf(sealedPrefix(keyId), iv, sealed);
 }
 
 /**
@@ -143,7 +148,7 @@ export function sealValues(keyId: string, key: Buffer, type: string, values: Rea
  * the same envelope, sealed there in place of the seal's placeholder.
  */
 export function deferSealValues(keyId: string, key: Buffer, type: string, values: Readonly<Record<string, JsonValue>>): DeferredSeal {
-  return deferSeal(`${SEALED_PREFIX}${keyId}:`, key, sealedAadText(keyId, type), JSON.stringify(values));
+  return deferSeal(sealedPrefix(keyId), key, sealedAadText(keyId, type), JSON.stringify(values));
 }
 
 /** What a v2 personal field holds when its value is sealed in the field at `pointer`. */

@@ -276,34 +276,36 @@ export class EncryptingEventStore implements EventStore {
 
   /** The event as stored: its sensitive values sealed (the input is never mutated). */
   encryptEvent(stream: string, event: EventData): EventData {
-    return this.#seal(stream, event, undefined);
+    return this.#seal(stream, event, false).stored;
   }
 
   /**
-   * The event as stored, sealed now, or (format v2, when `deferred` is given) with a placeholder
-   * where the envelope goes and the seal pushed onto `deferred` for the store to complete.
+   * The event as stored, sealed now, or (format v2, with `defer`) with a placeholder where the
+   * envelope goes and the seal for the store to complete. `stored` is `event` itself when it holds
+   * no personal data.
    */
-  #seal(stream: string, event: EventData, deferred: DeferredSeal[] | undefined): EventData {
-    if (!isRecord(event) || typeof event.type !== 'string') return event;
+  #seal(stream: string, event: EventData, defer: boolean): { readonly stored: EventData; readonly seal?: DeferredSeal } {
+    if (!isRecord(event) || typeof event.type !== 'string') return { stored: event };
     const plan = sensitivePlan(event.type);
-    if (plan === undefined) return event;
+    if (plan === undefined) return { stored: event };
     const email = plan.subject !== undefined ? valueAt(event.data, plan.subject) : undefined;
     const subject = typeof email === 'string' && !isRedacted(email) ? emailSubject(email) : `stream:${stream}`;
     const collector = new Collector();
     for (const field of plan.fields) rewriteField(event.data, field, collector, NOTHING_COPIED);
-    if (collector.first === undefined) return event;
+    if (collector.first === undefined) return { stored: event };
     const key = this.keys.keyFor(subject);
     let sealer: LeafRewriter;
+    let seal: DeferredSeal | undefined;
     if (this.#sealFormat === 'v1') sealer = new FieldSealer(key, collector.values);
-    else if (deferred !== undefined) {
-      const seal = deferSealValues(key.keyId, key.key, event.type, collector.values);
-      deferred.push(seal);
+    else if (defer) {
+      seal = deferSealValues(key.keyId, key.key, event.type, collector.values);
       sealer = new Sealer(collector.first, seal.placeholder, collector.values);
     } else sealer = new Sealer(collector.first, sealValues(key.keyId, key.key, event.type, collector.values), collector.values);
     const owned = new WeakSet<object>();
     let data = event.data;
     for (const field of plan.fields) data = rewriteField(data, field, sealer, owned);
-    return { ...event, data };
+    const stored = { ...event, data };
+    return seal === undefined ? { stored } : { stored, seal };
   }
 
   /** The event as readers see it: envelopes opened, or redacted when their key is gone. */
@@ -351,13 +353,12 @@ export class EncryptingEventStore implements EventStore {
   #appendDeferring(inner: DeferredSealingStore, stream: string, events: readonly EventData[], options: AppendWriteOptions | undefined): Promise<AppendResult> {
     let stored: EventData[] | undefined;
     let seals: (DeferredSeal | undefined)[] | undefined;
-    const deferred: DeferredSeal[] = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as EventData;
-      const sealed = this.#seal(stream, event, deferred);
-      if (sealed === event) continue;
-      (stored ??= events.slice())[i] = sealed;
-      (seals ??= new Array<DeferredSeal | undefined>(events.length))[i] = deferred.pop();
+      const sealed = this.#seal(stream, event, true);
+      if (sealed.stored === event) continue;
+      (stored ??= events.slice())[i] = sealed.stored;
+      (seals ??= new Array<DeferredSeal | undefined>(events.length))[i] = sealed.seal;
     }
     if (stored === undefined || seals === undefined) return this.#inner.append(stream, events, options);
     return inner.appendSealing(stream, stored, seals, options);
