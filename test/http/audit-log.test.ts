@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuditEntry, AuditLog } from '../../src/http/audit-log.js';
 import { AuditWriter } from '../../src/http/audit-writer.js';
 import { migrate, openReadModelDatabase, type ReadModelDatabase } from '../../src/readmodel/database.js';
+import { LEGACY_AUDIT_MIGRATION } from './legacy-audit.js';
 import type * as SpawnWorker from '../../src/shared/spawn-worker.js';
 
 /** The writer threads started, to stop one; `spawnAs` makes the next one run another (missing) module. */
@@ -28,14 +29,6 @@ vi.mock('../../src/shared/spawn-worker.js', async (importOriginal) => {
     },
   };
 });
-
-/** The audit table as earlier versions created it in read-models.db (migration 'audit' v1). */
-const LEGACY_AUDIT_MIGRATION = {
-  version: 1,
-  sql: `CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, key_id TEXT, role TEXT, tenant_id TEXT NOT NULL,
-          action TEXT NOT NULL, target TEXT NOT NULL, correlation_id TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL);
-        CREATE INDEX audit_log_by_tenant ON audit_log (tenant_id, seq);`,
-};
 
 function entry(correlationId: string, overrides: Partial<AuditEntry> = {}): AuditEntry {
   return {
@@ -68,6 +61,18 @@ async function correlationIds(log: AuditLog, tenantId = 'tenant-a'): Promise<str
 
 function tableExists(db: Database.Database, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/** Runs `body` while audit.db refuses inserts `when` (an SQL condition on NEW), through a connection of its own. */
+async function withRefusedInserts(when: string, body: () => Promise<void>): Promise<void> {
+  const other = new Database(join(dir, 'audit.db'));
+  try {
+    other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN ${when} BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+    await body();
+  } finally {
+    other.exec('DROP TRIGGER IF EXISTS refuse');
+    other.close();
+  }
 }
 
 beforeEach(() => {
@@ -152,27 +157,19 @@ describe('file-backed: the writer thread', () => {
   it('warns when a batch fails to commit, and keeps recording', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const log = await open();
-    const other = new Database(join(dir, 'audit.db'));
-    try {
-      other.exec("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END");
+    await withRefusedInserts('1', async () => {
       log.record(entry('lost'));
       expect(await correlationIds(log)).toEqual([]);
       expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/^Audit log: 1 entry was not written: simulated write failure/));
-
-      other.exec('DROP TRIGGER refuse');
-      log.record(entry('kept'));
-      expect(await correlationIds(log)).toEqual(['kept']);
-    } finally {
-      other.close();
-    }
+    });
+    log.record(entry('kept'));
+    expect(await correlationIds(log)).toEqual(['kept']);
   });
 
   it('commits the batches that queue up during a commit together, each undone alone when it fails', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const log = await open();
-    const other = new Database(join(dir, 'audit.db'));
-    try {
-      other.exec("CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.correlation_id LIKE 'bad-%' BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END");
+    await withRefusedInserts("NEW.correlation_id LIKE 'bad-%'", async () => {
       // A batch per turn, posted faster than the writer commits: most of them reach it queued.
       const expected: string[] = [];
       for (let turn = 0; turn < 40; turn++) {
@@ -183,9 +180,7 @@ describe('file-backed: the writer thread', () => {
       }
       expect(await correlationIds(log)).toEqual(expected.reverse());
       expect(warnings.mock.calls.filter(([message]) => /not written: simulated write failure/.test(String(message)))).toHaveLength(4);
-    } finally {
-      other.close();
-    }
+    });
   });
 
   it('commits on the main thread, warning once, when the writer thread cannot start', async () => {

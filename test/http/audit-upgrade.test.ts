@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { migrate, openReadModelDatabase } from '../../src/readmodel/database.js';
 import { startEngine, type RunningEngine } from '../../src/wiring.js';
+import { LEGACY_AUDIT_MIGRATION } from './legacy-audit.js';
 import { json, startHarness, type Harness } from './support.js';
 
 let harness: Harness | undefined;
@@ -23,14 +24,7 @@ it('keeps the entries an earlier version wrote in read-models.db readable', asyn
 
   const readDb = openReadModelDatabase(join(dataDir, 'read-models.db'));
   try {
-    migrate(readDb, 'audit', [
-      {
-        version: 1,
-        sql: `CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, key_id TEXT, role TEXT, tenant_id TEXT NOT NULL,
-                action TEXT NOT NULL, target TEXT NOT NULL, correlation_id TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL);
-              CREATE INDEX audit_log_by_tenant ON audit_log (tenant_id, seq);`,
-      },
-    ]);
+    migrate(readDb, 'audit', [LEGACY_AUDIT_MIGRATION]);
     const insert = readDb.prepare("INSERT INTO audit_log (at, key_id, role, tenant_id, action, target, correlation_id, status, outcome) VALUES (?, NULL, 'admin', ?, 'POST /subscription', '/subscription', ?, 201, 'succeeded')");
     insert.run('2024-05-01T10:00:00.000Z', demo.tenantId, 'legacy-1');
     insert.run('2024-05-02T10:00:00.000Z', demo.tenantId, 'legacy-2');
