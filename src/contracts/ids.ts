@@ -1,10 +1,25 @@
 /**
+ * Ids minted here. New ids are UUIDv7 (RFC 9562): a 48-bit millisecond timestamp, then random
+ * bits, monotonic within one process. They sort in creation order, so every B-tree keyed by them
+ * grows at its right edge: the event store's stream-name index (`scoring-<id>`), the read
+ * models' tables keyed by scoring or event id. Random (v4) ids scattered each insert over the
+ * whole index: past 200,000 scorings a commit of 25 appends rewrote about 20 index pages spread
+ * over the file, the WAL grew by two pages per event, and the checkpoint that restarts the WAL
+ * held the write lock for 10 to 15 ms, several times a second. What a v7 id gives away is when
+ * it was minted, which the resources it names record anyway.
+ *
  * Deterministic ids. An event whose id is derived from its business key (e.g. the usage of one
  * scoring) gets the same id every time it is decided again, so the event store's idempotent
  * append recognises a retried write (EventStoreDB semantics: a re-append at the same expected
  * revision with the same ids succeeds without writing; with `any` the recent-ids cache dedupes).
  */
 import { createHash } from 'node:crypto';
+import { v7 } from 'uuid';
+
+/** A new time-ordered id (UUIDv7, see above) for an aggregate, an event or a correlation. */
+export function newId(): string {
+  return v7();
+}
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

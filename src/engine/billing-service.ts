@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { BusinessRuleError } from '../aggregates/errors.js';
 import { subscriptionStreamId, usageStreamFor } from '../aggregates/streams.js';
 import { subscriptionDecider, usageContextOf, type SubscriptionCommand, type SubscriptionEvent, type SubscriptionState } from '../aggregates/subscription.js';
@@ -11,6 +10,7 @@ import type { AppendCondition } from '../eventstore/port.js';
 import type { CommandHandler, CommandOutcome } from './command-handler.js';
 import { ConcurrencyConflictError } from './command-handler.js';
 import { envelopeOf, type Clock, type CommandContext } from './request-context.js';
+import { newId } from '../contracts/ids.js';
 
 export function subscriptionView(state: SubscriptionState): SubscriptionView | undefined {
   if (state.status === 'none') return undefined;
@@ -73,7 +73,7 @@ export class BillingService {
     return [];
   }
 
-  create(context: CommandContext, plan: PlanId, subscriptionId: string = randomUUID()) {
+  create(context: CommandContext, plan: PlanId, subscriptionId: string = newId()) {
     const at = this.clock().toISOString();
     return this.execute(context, { type: 'CreateSubscription', tenantId: context.tenantId, subscriptionId, plan, at }, at);
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stateFromNewestFirst, type Decider } from '../aggregates/decider.js';
 import { decodeEvent, encodeEvent, type DecodeFailure, type DecodedEvent } from '../contracts/events/codec.js';
@@ -6,6 +5,7 @@ import type { EventBody } from '../contracts/events/catalog.js';
 import type { EventEnvelope } from '../contracts/events/metadata.js';
 import { StreamNotFoundError, WrongExpectedVersionError } from '../eventstore/errors.js';
 import type { AppendCondition, AppendResult, AppendWriteOptions, EventData, EventStore, ExpectedRevision, RecordedEvent } from '../eventstore/port.js';
+import { newId } from '../contracts/ids.js';
 
 export interface CommandOutcome<E, S> {
   readonly events: readonly E[];
@@ -217,7 +217,7 @@ export class CommandHandler {
       const events = decider.decide(command, state);
       const nextState = events.reduce((s, e) => decider.evolve(s, e), state);
       if (events.length === 0) return { events, eventIds: [], state: nextState, attempts: attempt };
-      const eventIds = events.map((event) => decider.eventId?.(event) ?? randomUUID());
+      const eventIds = events.map((event) => decider.eventId?.(event) ?? newId());
       const data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
       try {
         const append = await this.store.append(stream, data, appendOptions(revision, conditions));
@@ -249,7 +249,7 @@ export class CommandHandler {
       events = decider.decide(command, decider.initialState);
       if (events.length === 0) return undefined;
       nextState = events.reduce((s, e) => decider.evolve(s, e), decider.initialState);
-      eventIds = events.map(() => randomUUID());
+      eventIds = events.map(() => newId());
       data = events.map((event, i) => encodeEvent(event, envelope, eventIds[i] as string));
     } catch {
       return undefined; // the stream's actual state decides (and raises) instead

@@ -21,7 +21,6 @@
  * meanwhile are also replayed into the new ones (the replay reaches them before the swap), and
  * the events the rebuild applied ahead of the live handler are skipped by it after the swap.
  */
-import { randomUUID } from 'node:crypto';
 import type { DecodedEvent } from '../contracts/events/codec.js';
 import { decodeEvent } from '../contracts/events/codec.js';
 import type { CatchUpSubscription, EventFilter, EventStore, Position, RecordedEvent } from '../eventstore/port.js';
@@ -45,6 +44,7 @@ import type { RebuildProgressView, RebuildStatusView } from '../contracts/api/re
 import type { ReadModelDatabase } from '../readmodel/database.js';
 import { walSyncOf } from '../readmodel/wal-sync.js';
 import { describeError } from './failures.js';
+import { newId } from '../contracts/ids.js';
 
 export type RebuildPhase = 'starting' | 'replaying' | 'catching_up' | 'swapping' | 'done';
 
@@ -616,7 +616,7 @@ export class RebuildTracker {
     for (const tracked of this.#rebuilds.values()) {
       if (tracked.status.projection === name && tracked.status.state === 'running') throw new RebuildInProgressError(name, tracked.status.id);
     }
-    const id = randomUUID();
+    const id = newId();
     const controller = new AbortController();
     const startedAt = new Date().toISOString();
     let status: RebuildStatusView = { id, projection: name, state: 'running', startedAt, progress: { phase: 'starting', events: 0, eventsPerSecond: 0 } };

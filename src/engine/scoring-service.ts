@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { scoringRequestDecider, type ScoringCommand, type ScoringEvent, type ScoringState } from '../aggregates/scoring-request.js';
 import { scoringStreamId } from '../aggregates/streams.js';
 import type { ScoringRequestView } from '../contracts/api/scoring.js';
@@ -10,6 +9,7 @@ import type { AppendCondition, EventStore } from '../eventstore/port.js';
 import { evolveScoringView } from '../projections/scoring-view.js';
 import { type CommandHandler, type CommandOutcome } from './command-handler.js';
 import { envelopeOf, type Clock, type CommandContext } from './request-context.js';
+import { newId } from '../contracts/ids.js';
 
 /** Decides whether a tenant may submit a scoring now (active subscription, AI quota); throws a typed error if not. */
 export type ScoringAdmission = (tenantId: string) => Promise<void>;
@@ -73,7 +73,7 @@ export class ScoringService {
     return command([]);
   }
 
-  async submit(context: CommandContext, request: ScoringRequest, scoringId: string = randomUUID()): Promise<{ scoringId: string; attempt: number }> {
+  async submit(context: CommandContext, request: ScoringRequest, scoringId: string = newId()): Promise<{ scoringId: string; attempt: number }> {
     const outcome = await this.admitted(context.tenantId, (conditions) => {
       const requestedAt = this.clock().toISOString();
       const command: ScoringCommand = { type: 'RequestScoring', scoringId, tenantId: context.tenantId, request, requestedAt };

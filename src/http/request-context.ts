@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { Principal, TenantDirectory } from '../tenancy/api-keys.js';
 import { Forbidden, Unauthenticated, ValidationFailed } from './errors.js';
+import { newId } from '../contracts/ids.js';
 
 /**
  * public: no key; user: any key of the tenant; admin: the tenant's admin key; operator: an admin
@@ -47,7 +47,7 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
     const given = request.headers[CORRELATION_HEADER];
     if (given !== undefined) {
       if (typeof given !== 'string' || !CORRELATION_ID.test(given)) {
-        request.correlationId = randomUUID();
+        request.correlationId = newId();
         reply.header(CORRELATION_HEADER, request.correlationId);
         throw new ValidationFailed('Invalid X-Correlation-Id header', [
           { path: '/headers/x-correlation-id', message: 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"' },
@@ -55,7 +55,7 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
       }
       request.correlationId = given;
     } else {
-      request.correlationId = randomUUID();
+      request.correlationId = newId();
     }
     reply.header(CORRELATION_HEADER, request.correlationId);
     request.log = request.log.child({ correlationId: request.correlationId });

@@ -8,11 +8,10 @@
  *
  * Read models are eventually consistent: the report shows what was projected when it ran.
  */
-import { randomUUID } from 'node:crypto';
 import type { AnalyticsSeries, InvoiceSummary, ReportGenerated } from '../contracts/api/read-models.js';
 import { REPORT_FORMATS, REPORT_TYPES } from '../contracts/api/read-models.js';
 import { toEventData } from '../contracts/events/codec.js';
-import { deterministicEventId } from '../contracts/ids.js';
+import { deterministicEventId, newId } from '../contracts/ids.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
 import type { CommandContext } from '../engine/request-context.js';
 import { envelopeOf } from '../engine/request-context.js';
@@ -153,7 +152,7 @@ export async function generateReport(
   const reportType = options.reportType ?? 'usage_summary';
   const format = options.format ?? 'json';
   if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new RangeError(`Unsupported report format '${format}'`);
-  const reportId = options.reportId ?? randomUUID();
+  const reportId = options.reportId ?? newId();
   const now = deps.clock().toISOString();
   const series = getAnalyticsSeries(deps.readDb, tenantId, period);
   const fromPeriod = period.from.slice(0, 7);

@@ -1,6 +1,7 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { migrate, type ReadModelDatabase } from '../readmodel/database.js';
 import { walSyncOf } from '../readmodel/wal-sync.js';
+import { newId } from '../contracts/ids.js';
 
 export type Role = 'user' | 'admin';
 
@@ -60,7 +61,7 @@ export class TenantDirectory {
     return (this.countTenants.get()?.n ?? 0) > 0;
   }
 
-  createTenant(name: string, tenantId: string = randomUUID()): Tenant {
+  createTenant(name: string, tenantId: string = newId()): Tenant {
     const createdAt = new Date().toISOString();
     // Answered at once (the key is printed or returned): committed and durable before that, outside any turn batch.
     walSyncOf(this.db).outsideBatch(() => this.insertTenant.run(tenantId, name, createdAt));

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { BusinessRuleError } from '../aggregates/errors.js';
 import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { EngineDeps } from '../engine/engine-deps.js';
 import type { IssuedKey } from './api-keys.js';
+import { newId } from '../contracts/ids.js';
 
 export interface DemoTenant {
   readonly tenantId: string;
@@ -22,7 +22,7 @@ export async function ensureDemoTenant(deps: Pick<EngineDeps, 'tenants' | 'billi
   const adminKey = deps.tenants.issueKey(tenant.tenantId, 'admin');
   const platform = deps.tenants.tenant(PLATFORM_TENANT_ID) ?? deps.tenants.createTenant('MortgageMatchPro operations', PLATFORM_TENANT_ID);
   const operatorKey = deps.tenants.issueKey(platform.tenantId, 'admin');
-  const correlationId = randomUUID();
+  const correlationId = newId();
   try {
     await deps.billing.create({ tenantId: tenant.tenantId, correlationId, causationId: correlationId, userId: 'system:bootstrap' }, 'pro');
   } catch (error) {

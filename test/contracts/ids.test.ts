@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ID_NAMESPACES, canonicalJson, deterministicEventId } from '../../src/contracts/ids.js';
+import { ID_NAMESPACES, canonicalJson, deterministicEventId, newId } from '../../src/contracts/ids.js';
 import { isValid } from '../../src/contracts/validation.js';
 import { Uuid, billingPeriodOf, startOfNextPeriod } from '../../src/contracts/common.js';
 
@@ -26,6 +26,25 @@ describe('deterministicEventId', () => {
     const values = Object.values(ID_NAMESPACES);
     expect(new Set(values).size).toBe(values.length);
     for (const v of values) expect(isValid(Uuid(), v)).toBe(true);
+  });
+});
+
+describe('newId', () => {
+  it('is a UUIDv7 (RFC 9562) carrying the time it was minted, and a valid uuid for the contracts', () => {
+    const before = Date.now();
+    const id = newId();
+    const after = Date.now();
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const mintedAt = Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    expect(mintedAt).toBeGreaterThanOrEqual(before);
+    expect(mintedAt).toBeLessThanOrEqual(after);
+    expect(isValid(Uuid(), id)).toBe(true);
+  });
+
+  it('sorts in the order the ids were minted, within one millisecond too (what keeps index inserts at the right edge)', () => {
+    const ids = Array.from({ length: 20_000 }, () => newId());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
   });
 });
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { UserActionBatchSchema, UserActionSchema, UserActionsAcceptedSchema, type UserAction } from '../../contracts/api/analytics.js';
 import { toEventData } from '../../contracts/events/codec.js';
 import type { EngineDeps } from '../../engine/engine-deps.js';
@@ -6,6 +5,7 @@ import { envelopeOf } from '../../engine/request-context.js';
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../app.js';
 import { AUTHENTICATED_ERRORS, commandContext, errorResponses } from './common.js';
+import { newId } from '../../contracts/ids.js';
 
 /** One stream per tenant and UTC day keeps analytics streams bounded however busy a tenant is. */
 export function analyticsStreamId(tenantId: string, at: string): string {
@@ -20,7 +20,7 @@ async function record(deps: Pick<EngineDeps, 'store' | 'clock'>, request: Fastif
   const context = commandContext(request);
   const at = deps.clock().toISOString();
   const envelope = envelopeOf(context, at);
-  const events = actions.map((action) => toEventData('analytics.event.recorded', { tenantId: context.tenantId, ...action }, envelope, randomUUID()));
+  const events = actions.map((action) => toEventData('analytics.event.recorded', { tenantId: context.tenantId, ...action }, envelope, newId()));
   await deps.store.append(analyticsStreamId(context.tenantId, at), events, { expectedRevision: 'any' });
   return events.length;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { ScoringWaiter } from '../../engine/scoring-waiter.js';
 import { ScoringParamsSchema, ScoringRequestViewSchema, SubmitScoringBodySchema, SubmitScoringResponseSchema } from '../../contracts/api/scoring.js';
@@ -8,6 +7,7 @@ import type { App } from '../app.js';
 import { NotFound, ValidationFailed } from '../errors.js';
 import { principalOf } from '../request-context.js';
 import { AUTHENTICATED_ERRORS, commandContext, errorResponses } from './common.js';
+import { newId } from '../../contracts/ids.js';
 
 const SubmitQuery = Type.Object(
   {
@@ -36,7 +36,7 @@ export function registerScoringRoutes(app: App, deps: Pick<EngineDeps, 'scoring'
       const problems = validateScoringRequestRules(request.body, deps.clock().toISOString().slice(0, 10));
       if (problems.length > 0) throw new ValidationFailed('The scoring request breaks a cross-field rule', problems.map((p) => ({ path: `/body${p.path}`, message: p.message })));
       const waitMs = request.query.wait ?? 0;
-      const scoringId = randomUUID();
+      const scoringId = newId();
       // Registered before the append: the outcome cannot slip between the append and the wait.
       const wait = waitMs > 0 ? waiter.wait(scoringId) : undefined;
       try {
