@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { scoringRequestDecider } from '../src/aggregates/scoring-request.js';
 import { scoringStreamId, usageStreamFor } from '../src/aggregates/streams.js';
 import { usageContextOf, type UsageSubscriptionContext } from '../src/aggregates/subscription.js';
@@ -6,6 +5,7 @@ import { usagePeriodDecider, type UsagePeriodState } from '../src/aggregates/usa
 import type { ScoringResult } from '../src/contracts/events/ai.js';
 import { encodeEvent, toEventData } from '../src/contracts/events/codec.js';
 import type { EventEnvelope } from '../src/contracts/events/metadata.js';
+import { newId } from '../src/contracts/ids.js';
 import { EXAMPLE_SCORING_REQUEST, type ScoringRequest } from '../src/contracts/scoring-request.js';
 import type { EngineDeps } from '../src/engine/engine-deps.js';
 import type { EventData, EventStore, ExpectedRevision } from '../src/eventstore/port.js';
@@ -37,7 +37,7 @@ export async function createHistoryTenants(deps: EngineDeps, count: number, pref
   const tenants: HistoryTenant[] = [];
   for (let i = 0; i < count; i++) {
     const { tenantId } = deps.tenants.createTenant(`Bench history ${i}`, `${prefix}-${i}`);
-    const correlationId = randomUUID();
+    const correlationId = newId();
     await deps.billing.create({ tenantId, correlationId, causationId: correlationId }, 'enterprise');
     tenants.push({ tenantId, subscription: usageContextOf(await deps.billing.state(tenantId)) });
   }
@@ -116,8 +116,9 @@ export async function writeHistory(store: EventStore, tenants: readonly HistoryT
     const target = streams[index % streams.length];
     if (target === undefined) throw new Error('unreachable');
     const { tenantId } = target.tenant;
-    const scoringId = randomUUID();
-    const correlationId = randomUUID();
+    // Ids minted as the engine mints them (time-ordered, contracts/ids.ts).
+    const scoringId = newId();
+    const correlationId = newId();
     const userId = 'key:bench';
     const at = new Date().toISOString();
     const envelope = (causationId: string): EventEnvelope => ({ correlationId, causationId, tenantId, userId, occurredAt: at });
@@ -128,8 +129,8 @@ export async function writeHistory(store: EventStore, tenants: readonly HistoryT
     const afterRequest = scoringRequestDecider.evolve(scoringRequestDecider.initialState, requested);
     const [completed] = scoringRequestDecider.decide({ type: 'CompleteScoring', scoringId, attempt: 1, result }, afterRequest);
     if (completed === undefined) throw new Error('CompleteScoring decided nothing');
-    const requestedData = encodeEvent(requested, envelope(correlationId), randomUUID());
-    const completedData = encodeEvent(completed, envelope(requestedData.id), randomUUID());
+    const requestedData = encodeEvent(requested, envelope(correlationId), newId());
+    const completedData = encodeEvent(completed, envelope(requestedData.id), newId());
 
     // Usage (the usage-metering worker's decider), batched on the tenant's period stream; the state is folded synchronously, in order.
     const usageEvents = usagePeriodDecider.decide(
@@ -138,7 +139,7 @@ export async function writeHistory(store: EventStore, tenants: readonly HistoryT
     );
     for (const event of usageEvents) {
       target.usageState = usagePeriodDecider.evolve(target.usageState, event);
-      target.usage.push(encodeEvent(event, envelope(completedData.id), usagePeriodDecider.eventId?.(event) ?? randomUUID()));
+      target.usage.push(encodeEvent(event, envelope(completedData.id), usagePeriodDecider.eventId?.(event) ?? newId()));
     }
 
     // Notifications of the completion (the notifications worker's events), batched on notification-{tenant}.
