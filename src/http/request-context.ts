@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { Principal, TenantDirectory } from '../tenancy/api-keys.js';
 import { Forbidden, Unauthenticated, ValidationFailed } from './errors.js';
-import { newId } from '../contracts/ids.js';
 
 /**
  * public: no key; user: any key of the tenant; admin: the tenant's admin key; operator: an admin
@@ -25,6 +24,11 @@ declare module 'fastify' {
 export const CORRELATION_HEADER = 'x-correlation-id';
 const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/** The X-Correlation-Id header's value when it is a valid correlation id. */
+export function givenCorrelationId(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' && CORRELATION_ID.test(header) ? header : undefined;
+}
+
 /** The caller's principal; only call on routes whose access is user or admin. */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Unauthenticated();
@@ -44,21 +48,15 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
   app.decorateRequest('principal', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
+    // request.id: the header's value when valid, else a new id (genReqId in app.ts).
+    request.correlationId = request.id;
+    reply.header(CORRELATION_HEADER, request.id);
     const given = request.headers[CORRELATION_HEADER];
-    if (given !== undefined) {
-      if (typeof given !== 'string' || !CORRELATION_ID.test(given)) {
-        request.correlationId = newId();
-        reply.header(CORRELATION_HEADER, request.correlationId);
-        throw new ValidationFailed('Invalid X-Correlation-Id header', [
-          { path: '/headers/x-correlation-id', message: 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"' },
-        ]);
-      }
-      request.correlationId = given;
-    } else {
-      request.correlationId = newId();
+    if (given !== undefined && given !== request.id) {
+      throw new ValidationFailed('Invalid X-Correlation-Id header', [
+        { path: '/headers/x-correlation-id', message: 'must be 1-128 characters of letters, digits, ".", "_", ":" or "-"' },
+      ]);
     }
-    reply.header(CORRELATION_HEADER, request.correlationId);
-    request.log = request.log.child({ correlationId: request.correlationId });
 
     const access = request.routeOptions.config.access ?? 'public';
     if (access === 'public') return;
