@@ -20,7 +20,7 @@ import { atMost, figure, median, ratioAtLeast, type Figure, type SuiteOptions } 
  * check, durable append) against a bare Fastify route with the same body validation that
  * appends nothing, both under autocannon with 50 connections over loopback, in the same run.
  * Handlers (AI scoring and friends) are off so the figure is the API path alone. The two take
- * turns in rounds of 5 s (three rounds each in a full run), so a slow spell of this noisy
+ * turns in rounds of 5 s (five rounds each in a full run), so a slow spell of this noisy
  * machine weighs on both sides rather than on whichever ran during it: req/s is the mean of
  * the rounds, p50 and p99 their median.
  * Then: command latency on a tenant with a long usage history against a new tenant.
@@ -104,7 +104,7 @@ async function usageLatencies(engine: RunningEngine, tenantId: string, n: number
 
 export async function run(options: SuiteOptions): Promise<Figure[]> {
   const seconds = 5;
-  const rounds = options.quick ? 1 : 3;
+  const rounds = options.quick ? 1 : 5;
   const history = options.quick ? 100_000 : 1_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'mmp-bench-http-'));
   const engine = await startEngine({ dataDir: dir, runHandlers: false, http: { rateLimit: false } });
@@ -128,8 +128,11 @@ export async function run(options: SuiteOptions): Promise<Figure[]> {
       const rawRounds: Round[] = [];
       for (let round = 1; round <= rounds; round++) {
         options.log(`http: round ${round} of ${rounds}: POST /scorings for ${seconds} s, then the bare route for ${seconds} s`);
-        apiRounds.push(await cannon(`${address}/scorings`, { authorization: `Bearer ${key}` }, body, seconds));
-        rawRounds.push(await cannon(bare.url, {}, body, seconds));
+        const api = await cannon(`${address}/scorings`, { authorization: `Bearer ${key}` }, body, seconds);
+        const raw = await cannon(bare.url, {}, body, seconds);
+        apiRounds.push(api);
+        rawRounds.push(raw);
+        options.log(`http:   POST /scorings ${Math.round(api.requests.average)} req/s, p99 ${api.latency.p99} ms; bare ${Math.round(raw.requests.average)} req/s, p99 ${raw.latency.p99} ms`);
       }
       const api = combine(apiRounds);
       const raw = combine(rawRounds);
