@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -40,7 +40,7 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
     // The request id is the correlation id (given and valid, or minted): request logs carry it
     // under that name, with no second id and no child logger of our own per request.
     genReqId: (raw) => givenCorrelationId(raw.headers[CORRELATION_HEADER]) ?? newId(),
-    requestIdLogLabel: 'correlationId',
+    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
     // removeAdditional off: a misspelt field is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, keywords: [...CUSTOM_SCHEMA_KEYWORDS] } },
   }).withTypeProvider<TypeBoxTypeProvider>();

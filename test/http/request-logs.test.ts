@@ -13,8 +13,13 @@ describe('request logs', () => {
   let dataDir: string;
   let engine: RunningEngine;
   let userKey: string;
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
 
   beforeAll(async () => {
+    process.on('warning', onWarning);
     dataDir = await mkdtemp(join(tmpdir(), 'mmp-logs-'));
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -29,6 +34,7 @@ describe('request logs', () => {
   });
 
   afterAll(async () => {
+    process.off('warning', onWarning);
     await engine.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -42,6 +48,10 @@ describe('request logs', () => {
     const logged = requestLines('log-check-1');
     expect(logged.map((line) => line['msg'])).toEqual(expect.arrayContaining(['incoming request', 'request completed']));
     for (const line of logged) expect(line).not.toHaveProperty('reqId');
+  });
+
+  it('sets Fastify up without deprecated options (they warn at start)', () => {
+    expect(warnings.filter((warning) => warning.name === 'FastifyDeprecation').map((warning) => warning.message)).toEqual([]);
   });
 
   it('logs the minted correlation id when none is given, and the fresh one when the given one is refused', async () => {
