@@ -1,13 +1,12 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CUSTOM_SCHEMA_KEYWORDS } from '../contracts/common.js';
-import { newId } from '../contracts/ids.js';
 import type { TenantDirectory } from '../tenancy/api-keys.js';
 import rateLimit from '@fastify/rate-limit';
 import { ApiError, toHttpError } from './errors.js';
-import { CORRELATION_HEADER, givenCorrelationId, registerRequestContext } from './request-context.js';
+import { correlationRequestIds, registerRequestContext } from './request-context.js';
 import { registerSecurityHeaders } from './security-headers.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -37,10 +36,7 @@ export async function createHttpApp(options: AppOptions): Promise<App> {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     bodyLimit: options.bodyLimit ?? 1_048_576,
-    // The request id is the correlation id (given and valid, or minted): request logs carry it
-    // under that name, with no second id and no child logger of our own per request.
-    genReqId: (raw) => givenCorrelationId(raw.headers[CORRELATION_HEADER]) ?? newId(),
-    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    ...correlationRequestIds(),
     // removeAdditional off: a misspelt field is a 400, not silently dropped.
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true, keywords: [...CUSTOM_SCHEMA_KEYWORDS] } },
   }).withTypeProvider<TypeBoxTypeProvider>();

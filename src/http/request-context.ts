@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { newId } from '../contracts/ids.js';
 import { PLATFORM_TENANT_ID } from '../contracts/common.js';
 import type { Principal, TenantDirectory } from '../tenancy/api-keys.js';
 import { Forbidden, Unauthenticated, ValidationFailed } from './errors.js';
@@ -25,8 +26,20 @@ export const CORRELATION_HEADER = 'x-correlation-id';
 const CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** The X-Correlation-Id header's value when it is a valid correlation id. */
-export function givenCorrelationId(header: string | string[] | undefined): string | undefined {
+function givenCorrelationId(header: string | string[] | undefined): string | undefined {
   return typeof header === 'string' && CORRELATION_ID.test(header) ? header : undefined;
+}
+
+/**
+ * Fastify options that make the request id the correlation id (given and valid, or minted):
+ * request logs carry it under that name, with no second id and no child logger of our own per
+ * request. registerRequestContext relies on them.
+ */
+export function correlationRequestIds(): Pick<FastifyServerOptions, 'genReqId' | 'logController'> {
+  return {
+    genReqId: (raw) => givenCorrelationId(raw.headers[CORRELATION_HEADER]) ?? newId(),
+    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+  };
 }
 
 /** The caller's principal; only call on routes whose access is user or admin. */
@@ -48,7 +61,7 @@ export function registerRequestContext(app: FastifyInstance, tenants: TenantDire
   app.decorateRequest('principal', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
-    // request.id: the header's value when valid, else a new id (genReqId in app.ts).
+    // request.id: the header's value when valid, else a new id (correlationRequestIds).
     request.correlationId = request.id;
     reply.header(CORRELATION_HEADER, request.id);
     const given = request.headers[CORRELATION_HEADER];
