@@ -13,8 +13,7 @@
  * append recognises a retried write (EventStoreDB semantics: a re-append at the same expected
  * revision with the same ids succeeds without writing; with `any` the recent-ids cache dedupes).
  */
-import { createHash } from 'node:crypto';
-import { v7 } from 'uuid';
+import { v5, v7 } from 'uuid';
 
 /** A new time-ordered id (UUIDv7, see above) for an aggregate, an event or a correlation. */
 export function newId(): string {
@@ -39,13 +38,9 @@ export const ID_NAMESPACES = Object.freeze({
  */
 export function deterministicEventId(namespace: string, key: string): string {
   if (!UUID_RE.test(namespace)) throw new TypeError(`Namespace must be a uuid: ${namespace}`);
-  const namespaceBytes = Buffer.from(namespace.replace(/-/g, ''), 'hex');
-  const hash = createHash('sha1').update(namespaceBytes).update(key, 'utf8').digest();
-  const bytes = hash.subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50; // version 5
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  // The key as UTF-8 bytes (Buffer's encoding, lone surrogates included), not as a string: the
+  // package's own string encoding throws on a lone surrogate, and stored ids must not change.
+  return v5(Buffer.from(key, 'utf8'), namespace);
 }
 
 /**

@@ -18,6 +18,11 @@ describe('deterministicEventId', () => {
     expect(deterministicEventId(ID_NAMESPACES.usage, 'é/ü')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('hashes the key as UTF-8 bytes, a lone surrogate included (as U+FFFD), instead of throwing', () => {
+    expect(deterministicEventId(ID_NAMESPACES.payment, 'pay-\uD800/succeeded')).toBe(deterministicEventId(ID_NAMESPACES.payment, 'pay-\uFFFD/succeeded'));
+    expect(deterministicEventId(ID_NAMESPACES.payment, 'pay-\uD800/succeeded')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it('rejects a namespace that is not a uuid', () => {
     expect(() => deterministicEventId('usage', 'k')).toThrow(TypeError);
   });
