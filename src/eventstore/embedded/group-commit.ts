@@ -29,12 +29,6 @@ interface Pending {
 }
 
 /**
- * One batch of writes in ONE immediate transaction, so one WAL fsync covers them all. Each write
- * gets a savepoint, so a failing check rolls back only that write (a write alone in its batch
- * needs none). Synchronous: it runs on the thread that owns the connection (the event loop's, or
- * the commit worker's, see commit-thread.ts); `run` returns once COMMIT returned, i.e. durable.
- */
-/**
  * Waiting for the write lock in short pauses instead of SQLite's busy handler, whose sleeps grow
  * 1, 2, 5, 10, 15... ms: the checkpoint worker's RESTART holds the lock for 3 to 9 ms a few times
  * a second, and a batch that met one of 9 ms slept 18. For a connection opened with no busy
@@ -47,6 +41,12 @@ export interface LockWait {
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
+/**
+ * One batch of writes in ONE immediate transaction, so one WAL fsync covers them all. Each write
+ * gets a savepoint, so a failing check rolls back only that write (a write alone in its batch
+ * needs none). Synchronous: it runs on the thread that owns the connection (the event loop's, or
+ * the commit worker's, see commit-thread.ts); `run` returns once COMMIT returned, i.e. durable.
+ */
 export class BatchTransaction {
   private lastSnapshot = 0n;
   private readonly groupTransaction: Database.Transaction<(batch: Pending[]) => void>;
