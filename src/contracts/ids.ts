@@ -5,7 +5,7 @@
  * models' tables keyed by scoring or event id. Random (v4) ids scattered each insert over the
  * whole index: past 200,000 scorings a commit of 25 appends rewrote about 20 index pages spread
  * over the file, the WAL grew by two pages per event, and the checkpoint that restarts the WAL
- * held the write lock for 10 to 15 ms, several times a second. What a v7 id gives away is when
+ * held the write lock for 8 to 21 ms, several times a second. What a v7 id gives away is when
  * it was minted, which the resources it names record anyway.
  *
  * Deterministic ids. An event whose id is derived from its business key (e.g. the usage of one
